@@ -1,0 +1,116 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// Options size the pebble engine. Their sum bounds the engine's memory: the
+// block cache holds at most CacheBytes, and at most
+// MemTableBytes*MemTableStopWritesThreshold bytes of memtables exist at once
+// (writes stall, rather than memory growing, beyond that).
+type Options struct {
+	// CacheBytes is the size of the block cache. Zero means 32 MiB.
+	CacheBytes int64
+	// MemTableBytes is the size of one memtable. Zero means 16 MiB.
+	MemTableBytes uint64
+	// MemTableStopWritesThreshold is how many memtables may queue for flushing
+	// before writes stall. Zero means 4.
+	MemTableStopWritesThreshold int
+	// Logger receives pebble's informational and error messages. Nil means
+	// slog.Default().
+	Logger *slog.Logger
+}
+
+// DefaultOptions returns the options used when a field is left zero.
+func DefaultOptions() Options {
+	return Options{
+		CacheBytes:                  32 << 20,
+		MemTableBytes:               16 << 20,
+		MemTableStopWritesThreshold: 4,
+	}
+}
+
+func (o Options) withDefaults() Options {
+	d := DefaultOptions()
+	if o.CacheBytes == 0 {
+		o.CacheBytes = d.CacheBytes
+	}
+	if o.MemTableBytes == 0 {
+		o.MemTableBytes = d.MemTableBytes
+	}
+	if o.MemTableStopWritesThreshold == 0 {
+		o.MemTableStopWritesThreshold = d.MemTableStopWritesThreshold
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o
+}
+
+// Validate names the first field that is out of range.
+func (o Options) Validate() error {
+	switch {
+	case o.CacheBytes < 0:
+		return errors.New("storage: cache bytes must not be negative")
+	case o.MemTableStopWritesThreshold < 0 || o.MemTableStopWritesThreshold == 1:
+		return errors.New("storage: memtable stop-writes threshold must be at least 2")
+	}
+	return nil
+}
+
+// Engine is a member's pebble database.
+type Engine struct {
+	// DB is safe for concurrent use. Which goroutine may write which keys is
+	// set by the package documentation, not enforced here.
+	DB *pebble.DB
+}
+
+// Open opens or creates the pebble database in dir.
+func Open(dir string, opts Options) (*Engine, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	opts = opts.withDefaults()
+	cache := pebble.NewCache(opts.CacheBytes)
+	// The DB takes its own reference to the cache.
+	defer cache.Unref()
+	po := &pebble.Options{
+		Cache:                       cache,
+		MemTableSize:                opts.MemTableBytes,
+		MemTableStopWritesThreshold: opts.MemTableStopWritesThreshold,
+		FormatMajorVersion:          pebble.FormatNewest,
+		Logger:                      pebbleLogger{opts.Logger},
+	}
+	db, err := pebble.Open(dir, po)
+	if err != nil {
+		return nil, fmt.Errorf("storage: open %s: %w", dir, err)
+	}
+	return &Engine{DB: db}, nil
+}
+
+// Close flushes nothing beyond what pebble's WAL already holds and closes the
+// database.
+func (e *Engine) Close() error {
+	return e.DB.Close()
+}
+
+// pebbleLogger routes pebble's messages to slog. Pebble's info messages are
+// routine (flushes, compactions), so they go to debug.
+type pebbleLogger struct{ l *slog.Logger }
+
+func (p pebbleLogger) Infof(format string, args ...any) {
+	p.l.Debug(fmt.Sprintf(format, args...), "component", "pebble")
+}
+
+func (p pebbleLogger) Errorf(format string, args ...any) {
+	p.l.Error(fmt.Sprintf(format, args...), "component", "pebble")
+}
+
+func (p pebbleLogger) Fatalf(format string, args ...any) {
+	p.l.Error(fmt.Sprintf(format, args...), "component", "pebble")
+	panic(fmt.Sprintf(format, args...))
+}
