@@ -10,7 +10,9 @@
 //
 //  1. [0x01, 0x02): the raft log, owned by storage/raftlog. Written only by
 //     the raft actor.
-//  2. [0x10, 0x20): the state machine, owned by storage/mvcc: the revisioned
+//  2. [0x02, 0x03): the member's own identity, owned by this package (see
+//     LoadIdentity). Never replicated, never part of a snapshot.
+//  3. [0x10, 0x20): the state machine, owned by storage/mvcc: the revisioned
 //     keyspace, leases, cluster membership and the applied index. Written only
 //     by the apply actor. A snapshot of the state machine is exactly this span,
 //     so it can be checkpointed and ingested on its own.

@@ -5,6 +5,9 @@ package storage
 const (
 	// RaftLogPrefix starts every key of storage/raftlog.
 	RaftLogPrefix byte = 0x01
+	// LocalPrefix starts the keys of state that belongs to this member
+	// only (its identity), never replicated nor part of a snapshot.
+	LocalPrefix byte = 0x02
 	// StateMachineStart and StateMachineEnd bound every key of storage/mvcc.
 	StateMachineStart byte = 0x10
 	StateMachineEnd   byte = 0x20

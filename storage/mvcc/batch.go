@@ -1,0 +1,415 @@
+package mvcc
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	"go.etcd.io/etcd/api/v3/mvccpb"
+)
+
+// errBatchClosed is returned by a Batch used after Commit or Close.
+var errBatchClosed = errors.New("mvcc: batch is closed")
+
+// Batch applies writes; see the package documentation for its rules. Every
+// read through a Batch sees the writes made earlier through it.
+//
+// Each write method (Put, DeleteRange, Txn, LeaseRevoke) is one etcd write
+// txn: its changes share the revision Rev()+1 and raise Rev() by one if there
+// is at least one. A method that returns an error before changing anything
+// leaves the batch as it was. If storage fails after a method started
+// changing the batch, the batch is failed: every later call, Commit included,
+// returns that error, and the caller must Close it and recover from the last
+// commit.
+//
+// A Batch is used by one goroutine (the apply actor).
+type Batch struct {
+	s          *Store
+	b          *pebble.Batch // indexed, so reads see earlier writes
+	rev        int64
+	compactRev int64
+	events     []*mvccpb.Event
+	err        error // sticky failure, see above
+	closed     bool
+
+	// The write txn in progress: its changes go to revision txBegin+1 with
+	// sub-revisions 0, 1, ... txChanges-1.
+	txBegin   int64
+	txChanges int64
+	txCount   uint32 // b.Count() when the write txn began
+
+	kbuf, vbuf []byte // scratch for keys and values; pebble copies them
+}
+
+// NewBatch opens the write batch. At most one may be open at a time: opening
+// a second one panics, as it is a bug of the caller.
+func (s *Store) NewBatch() *Batch {
+	if !s.batchOpen.CompareAndSwap(false, true) {
+		panic("mvcc: NewBatch while another batch is open")
+	}
+	return &Batch{
+		s:          s,
+		b:          s.db.NewIndexedBatch(),
+		rev:        s.rev.Load(),
+		compactRev: s.compactRev.Load(),
+	}
+}
+
+// Rev returns the revision including the batch's uncommitted writes.
+func (b *Batch) Rev() int64 { return b.rev }
+
+// Events returns the events written through the batch so far, in revision
+// and sub-revision order. PUT events carry the full key-value; DELETE events
+// carry the key and, as ModRevision, the revision of the deletion. PrevKv is
+// nil. The events' keys and values may alias the requests' slices. The caller
+// must not modify them; they stay valid after Commit.
+func (b *Batch) Events() []*mvccpb.Event { return b.events }
+
+// usable returns the error that stops the batch from being used, if any.
+func (b *Batch) usable() error {
+	if b.closed {
+		return errBatchClosed
+	}
+	return b.err
+}
+
+// beginTxn starts a write txn at the batch's revision.
+func (b *Batch) beginTxn() {
+	b.txBegin = b.rev
+	b.txChanges = 0
+	b.txCount = b.b.Count()
+}
+
+// endTxn ends a write txn: a txn that changed something takes a revision.
+func (b *Batch) endTxn() {
+	if b.txChanges > 0 {
+		b.rev++
+	}
+	b.txChanges = 0
+}
+
+// fail records err as the batch's failure if the write txn in progress has
+// already changed the batch, and returns err.
+func (b *Batch) fail(err error) error {
+	if b.b.Count() != b.txCount || b.txChanges > 0 {
+		b.err = fmt.Errorf("mvcc: batch failed: %w", err)
+		return b.err
+	}
+	return err
+}
+
+// Range serves r against the batch's state: the revision is Rev(), reads see
+// every write made through the batch.
+func (b *Batch) Range(r *pb.RangeRequest) (*pb.RangeResponse, error) {
+	if err := b.usable(); err != nil {
+		return nil, err
+	}
+	return rangeKVs(b.b, r, b.rev, b.compactRev)
+}
+
+// Put applies r as one revision. Errors (ErrLeaseNotFound, ErrKeyNotFound)
+// leave the batch unchanged.
+func (b *Batch) Put(r *pb.PutRequest) (*pb.PutResponse, error) {
+	if err := b.usable(); err != nil {
+		return nil, err
+	}
+	b.beginTxn()
+	if err := checkLease(b.b, r.Lease); err != nil {
+		return nil, err
+	}
+	prev, err := b.prevKV(r)
+	if err != nil {
+		return nil, err
+	}
+	if (r.IgnoreValue || r.IgnoreLease) && prev == nil {
+		return nil, ErrKeyNotFound
+	}
+	resp, err := b.applyPut(r, prev)
+	if err != nil {
+		return nil, b.fail(err)
+	}
+	b.endTxn()
+	return resp, nil
+}
+
+// DeleteRange applies r; a delete that removes nothing does not raise the
+// revision.
+func (b *Batch) DeleteRange(r *pb.DeleteRangeRequest) (*pb.DeleteRangeResponse, error) {
+	if err := b.usable(); err != nil {
+		return nil, err
+	}
+	b.beginTxn()
+	resp, err := b.applyDeleteRange(r)
+	if err != nil {
+		return nil, b.fail(err)
+	}
+	b.endTxn()
+	return resp, nil
+}
+
+// Txn applies r as one revision (none if it changes nothing). Errors from the
+// checks of the chosen branch (ErrFutureRev, ErrCompacted, ErrLeaseNotFound,
+// ErrKeyNotFound) leave the batch unchanged. The batch does not run
+// ValidateTxn: the front door does before proposing.
+func (b *Batch) Txn(r *pb.TxnRequest) (*pb.TxnResponse, error) {
+	if err := b.usable(); err != nil {
+		return nil, err
+	}
+	b.beginTxn()
+	t := &txnRunner{rd: b.b, w: b, begin: b.rev, compactRev: b.compactRev}
+	resp, executed, err := t.run(r)
+	if err != nil {
+		if executed {
+			return nil, b.fail(err)
+		}
+		return nil, err
+	}
+	b.endTxn()
+	return resp, nil
+}
+
+// prevKV returns the latest key-value of r.Key if r needs it (prev_kv,
+// ignore_value or ignore_lease) and the key exists, else nil.
+func (b *Batch) prevKV(r *pb.PutRequest) (*mvccpb.KeyValue, error) {
+	if !r.PrevKv && !r.IgnoreValue && !r.IgnoreLease {
+		return nil, nil
+	}
+	return getKV(b.b, r.Key)
+}
+
+// getKV returns a copy of key's latest key-value, or nil if it does not
+// exist.
+func getKV(rd pebble.Reader, key []byte) (*mvccpb.KeyValue, error) {
+	var m meta
+	found, err := getLatest(rd, nil, key, &m)
+	if err != nil || !found {
+		return nil, err
+	}
+	vr := valueReader{r: rd}
+	defer func() { _ = vr.close() }()
+	v, err := vr.get(key, m.mod, m.modSub)
+	if err != nil {
+		return nil, err
+	}
+	return &mvccpb.KeyValue{
+		Key:            bytes.Clone(key),
+		Value:          bytes.Clone(v),
+		CreateRevision: m.create,
+		ModRevision:    m.mod,
+		Version:        m.version,
+		Lease:          m.lease,
+	}, nil
+}
+
+// applyPut writes r in the current write txn (etcd's put). prev is the key's
+// latest key-value if r needed it; the checks are done.
+func (b *Batch) applyPut(r *pb.PutRequest, prev *mvccpb.KeyValue) (*pb.PutResponse, error) {
+	value, lease := r.Value, r.Lease
+	if r.IgnoreValue || r.IgnoreLease {
+		if prev == nil {
+			// The checks ran against the state this put sees.
+			return nil, fmt.Errorf("%w: key %q vanished after the checks", ErrKeyNotFound, r.Key)
+		}
+		if r.IgnoreValue {
+			value = prev.Value
+		}
+		if r.IgnoreLease {
+			lease = prev.Lease
+		}
+	}
+	resp := &pb.PutResponse{Header: &pb.ResponseHeader{}}
+	if r.PrevKv {
+		resp.PrevKv = prev
+	}
+	if err := b.put(r.Key, value, lease); err != nil {
+		return nil, err
+	}
+	resp.Header.Revision = b.txBegin + 1
+	return resp, nil
+}
+
+// put writes a new version of key in the current write txn, moving the key
+// from its old lease to the new one.
+func (b *Batch) put(key, value []byte, lease int64) error {
+	var old meta
+	found, err := getLatest(b.b, b.kbuf[:0], key, &old)
+	if err != nil {
+		return err
+	}
+	main, sub := b.txBegin+1, b.txChanges
+	m := meta{create: main, mod: main, modSub: sub, version: 1, lease: lease}
+	if found {
+		m.create = old.create
+		m.version = old.version + 1
+	}
+	b.vbuf = appendVersion(b.vbuf[:0], &m, value)
+	if err := b.setKey(versionKey(b.kbuf[:0], key, main, sub), b.vbuf); err != nil {
+		return err
+	}
+	b.vbuf = appendLogRecord(b.vbuf[:0], logPut, key)
+	if err := b.setKey(logKey(b.kbuf[:0], main, sub), b.vbuf); err != nil {
+		return err
+	}
+	b.vbuf = appendLatest(b.vbuf[:0], &m)
+	if err := b.setKey(latestKey(b.kbuf[:0], key), b.vbuf); err != nil {
+		return err
+	}
+	if found && old.lease != 0 && old.lease != lease {
+		if err := b.deleteKeyRecord(leaseAttachKey(b.kbuf[:0], old.lease, key)); err != nil {
+			return err
+		}
+	}
+	if lease != 0 && (!found || old.lease != lease) {
+		if err := b.setKey(leaseAttachKey(b.kbuf[:0], lease, key), nil); err != nil {
+			return err
+		}
+	}
+	b.txChanges++
+	b.events = append(b.events, &mvccpb.Event{
+		Type: mvccpb.Event_PUT,
+		Kv: &mvccpb.KeyValue{
+			Key:            key,
+			Value:          value,
+			CreateRevision: m.create,
+			ModRevision:    main,
+			Version:        m.version,
+			Lease:          lease,
+		},
+	})
+	return nil
+}
+
+// applyDeleteRange deletes r's keys in the current write txn (etcd's
+// deleteRange).
+func (b *Batch) applyDeleteRange(r *pb.DeleteRangeRequest) (*pb.DeleteRangeResponse, error) {
+	resp := &pb.DeleteRangeResponse{Header: &pb.ResponseHeader{}}
+	if r.PrevKv {
+		resp.PrevKvs = []*mvccpb.KeyValue{}
+	}
+	if sp, ok := requestSpan(r.Key, r.RangeEnd); ok {
+		// The cursor sees the batch as it is now, not the deletions below.
+		c, err := newLatestCursor(b.b, sp, false)
+		if err != nil {
+			return nil, err
+		}
+		err = b.deleteAll(c, r.PrevKv, resp)
+		if cerr := c.close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	resp.Header.Revision = b.txBegin
+	if resp.Deleted != 0 || b.txChanges > 0 {
+		resp.Header.Revision = b.txBegin + 1
+	}
+	return resp, nil
+}
+
+func (b *Batch) deleteAll(c *latestCursor, prevKV bool, resp *pb.DeleteRangeResponse) error {
+	for {
+		ok, err := c.next()
+		if err != nil || !ok {
+			return err
+		}
+		key := bytes.Clone(c.key())
+		m := *c.meta()
+		if prevKV {
+			v, err := c.value()
+			if err != nil {
+				return err
+			}
+			resp.PrevKvs = append(resp.PrevKvs, &mvccpb.KeyValue{
+				Key:            key,
+				Value:          bytes.Clone(v),
+				CreateRevision: m.create,
+				ModRevision:    m.mod,
+				Version:        m.version,
+				Lease:          m.lease,
+			})
+		}
+		if err := b.deleteKey(key, &m); err != nil {
+			return err
+		}
+		resp.Deleted++
+	}
+}
+
+// deleteKey writes a tombstone for key, whose latest record is old, in the
+// current write txn. key must not be modified afterwards: the event keeps it.
+func (b *Batch) deleteKey(key []byte, old *meta) error {
+	main, sub := b.txBegin+1, b.txChanges
+	if err := b.setKey(versionKey(b.kbuf[:0], key, main, sub), tombstoneRecord); err != nil {
+		return err
+	}
+	b.vbuf = appendLogRecord(b.vbuf[:0], logDelete, key)
+	if err := b.setKey(logKey(b.kbuf[:0], main, sub), b.vbuf); err != nil {
+		return err
+	}
+	if err := b.deleteKeyRecord(latestKey(b.kbuf[:0], key)); err != nil {
+		return err
+	}
+	if old.lease != 0 {
+		if err := b.deleteKeyRecord(leaseAttachKey(b.kbuf[:0], old.lease, key)); err != nil {
+			return err
+		}
+	}
+	b.txChanges++
+	b.events = append(b.events, &mvccpb.Event{
+		Type: mvccpb.Event_DELETE,
+		Kv:   &mvccpb.KeyValue{Key: key, ModRevision: main},
+	})
+	return nil
+}
+
+// setKey sets k to v in the batch, keeping k's buffer as the key scratch
+// buffer (pebble copies both).
+func (b *Batch) setKey(k, v []byte) error {
+	b.kbuf = k
+	return b.b.Set(k, v, nil)
+}
+
+// deleteKeyRecord deletes k in the batch, keeping k's buffer as the key
+// scratch buffer.
+func (b *Batch) deleteKeyRecord(k []byte) error {
+	b.kbuf = k
+	return b.b.Delete(k, nil)
+}
+
+// Commit writes the batch, the revision, the compaction revision and
+// appliedIndex in one pebble batch without syncing: the raft log, synced
+// before the entries were applied, is what makes them durable. The batch
+// cannot be used after Commit, whatever it returns.
+func (b *Batch) Commit(appliedIndex uint64) error {
+	if b.closed {
+		return errBatchClosed
+	}
+	defer b.Close()
+	if b.err != nil {
+		return b.err
+	}
+	st := stateRecord{rev: b.rev, compactRev: b.compactRev, applied: appliedIndex}
+	if err := b.setKey(metaKey(b.kbuf[:0], metaSystem, metaState), st.append(b.vbuf[:0])); err != nil {
+		return err
+	}
+	if err := b.b.Commit(pebble.NoSync); err != nil {
+		return fmt.Errorf("mvcc: commit: %w", err)
+	}
+	b.s.rev.Store(st.rev)
+	b.s.compactRev.Store(st.compactRev)
+	b.s.applied.Store(st.applied)
+	return nil
+}
+
+// Close discards an uncommitted batch. Safe after Commit and more than once.
+func (b *Batch) Close() {
+	if b.closed {
+		return
+	}
+	b.closed = true
+	_ = b.b.Close()
+	b.s.batchOpen.Store(false)
+}

@@ -1,0 +1,392 @@
+package mvcc
+
+import (
+	"bytes"
+	"container/heap"
+	"sort"
+
+	"github.com/cockroachdb/pebble/v2"
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	"go.etcd.io/etcd/api/v3/mvccpb"
+)
+
+// rangeKVs serves r against rd, whose newest state is curRev, as etcd's
+// txn.Range with withTotalCount does. See doc.go, "Range", for the rules this
+// follows and the work it bounds.
+func rangeKVs(rd pebble.Reader, r *pb.RangeRequest, curRev, compactRev int64) (*pb.RangeResponse, error) {
+	if err := checkSortOptions(r); err != nil {
+		return nil, err
+	}
+	rev := r.Revision
+	if rev > curRev {
+		return nil, ErrFutureRev
+	}
+	if rev <= 0 {
+		rev = curRev
+	}
+	if rev < compactRev {
+		return nil, ErrCompacted
+	}
+	resp := &pb.RangeResponse{Header: &pb.ResponseHeader{Revision: curRev}}
+	sp, ok := requestSpan(r.Key, r.RangeEnd)
+	if !ok {
+		return resp, nil
+	}
+
+	plan := planRange(r)
+	c, err := newCursor(rd, sp, rev, rev == curRev, plan.reverse)
+	if err != nil {
+		return nil, err
+	}
+	err = plan.run(rd, c, resp)
+	if cerr := c.close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	return resp, nil
+}
+
+func checkSortOptions(r *pb.RangeRequest) error {
+	if _, ok := pb.RangeRequest_SortOrder_name[int32(r.SortOrder)]; !ok {
+		return ErrInvalidSortOption
+	}
+	if _, ok := pb.RangeRequest_SortTarget_name[int32(r.SortTarget)]; !ok {
+		return ErrInvalidSortOption
+	}
+	return nil
+}
+
+// isDefaultOrdering reports whether the order is the key order the store
+// produces (etcd's txn.IsDefaultOrdering).
+func isDefaultOrdering(target pb.RangeRequest_SortTarget, order pb.RangeRequest_SortOrder) bool {
+	return order == pb.RangeRequest_NONE || (target == pb.RangeRequest_KEY && order == pb.RangeRequest_ASCEND)
+}
+
+func hasRevisionFilters(r *pb.RangeRequest) bool {
+	return r.MinModRevision != 0 || r.MaxModRevision != 0 || r.MinCreateRevision != 0 || r.MaxCreateRevision != 0
+}
+
+// rangePlan is how one range request walks and selects keys.
+//
+// etcd fetches limit+1 keys in key order when the requested order is
+// default (sort_order NONE, or KEY ASCEND) and there are no revision filters;
+// otherwise it fetches every key. It then filters, sorts (NONE with a target
+// other than KEY means ASCEND), and cuts to limit, setting more if it cut.
+// count is the number of keys in the range before filtering. The plan gives
+// the same answer with bounded memory:
+//
+//   - prefetch > 0: keep the first prefetch keys, count the rest; sort those
+//     if the target asks for it (NONE order with a non-KEY target sorts only
+//     the fetched keys, as etcd does).
+//   - key order, either direction (walking in reverse for KEY DESCEND):
+//     filter as keys come, keep the first limit+1 that pass.
+//   - any other sort: keep the best limit keys in a heap.
+type rangePlan struct {
+	r        *pb.RangeRequest
+	prefetch int64 // keys to keep before filtering; 0 means all
+	sort     bool  // sort by r.SortTarget after filtering
+	desc     bool  // the sort is descending
+	reverse  bool  // walk keys in reverse (KEY DESCEND)
+	// fastKeysOnly mirrors etcd's FastKeysOnly: keys_only with a target other
+	// than VALUE reads neither values nor leases (lease is reported as 0).
+	fastKeysOnly bool
+	// needValue: values are read while walking (for the VALUE sort).
+	needValue bool
+}
+
+func planRange(r *pb.RangeRequest) rangePlan {
+	p := rangePlan{r: r}
+	if isDefaultOrdering(r.SortTarget, r.SortOrder) && !hasRevisionFilters(r) && r.Limit > 0 {
+		p.prefetch = r.Limit + 1
+		if r.Limit == 1<<63-1 {
+			p.prefetch = r.Limit
+		}
+	}
+	order := r.SortOrder
+	if r.SortTarget != pb.RangeRequest_KEY && order == pb.RangeRequest_NONE {
+		order = pb.RangeRequest_ASCEND
+	}
+	p.sort = !isDefaultOrdering(r.SortTarget, order)
+	p.desc = order == pb.RangeRequest_DESCEND
+	if p.sort && p.prefetch == 0 && r.SortTarget == pb.RangeRequest_KEY {
+		// KEY DESCEND: keys are unique, so walking in reverse is the sort.
+		p.reverse, p.sort = true, false
+	}
+	p.fastKeysOnly = r.KeysOnly && r.SortTarget != pb.RangeRequest_VALUE
+	p.needValue = p.sort && r.SortTarget == pb.RangeRequest_VALUE
+	return p
+}
+
+// item is one selected key. value is set when read.
+type item struct {
+	key   []byte
+	m     meta
+	value []byte
+	read  bool
+}
+
+func (p *rangePlan) passes(m *meta) bool {
+	r := p.r
+	return (r.MaxModRevision == 0 || m.mod <= r.MaxModRevision) &&
+		(r.MinModRevision == 0 || m.mod >= r.MinModRevision) &&
+		(r.MaxCreateRevision == 0 || m.create <= r.MaxCreateRevision) &&
+		(r.MinCreateRevision == 0 || m.create >= r.MinCreateRevision)
+}
+
+func (p *rangePlan) run(rd pebble.Reader, c cursor, resp *pb.RangeResponse) error {
+	r := p.r
+	if r.CountOnly {
+		n, err := countRest(c)
+		resp.Count = n
+		return err
+	}
+	var (
+		items    []*item
+		count    int64
+		filtered int64 // keys that passed the filters (when not prefetching)
+		top      *topK
+	)
+	if p.sort && p.prefetch == 0 && r.Limit > 0 {
+		top = &topK{p: p, limit: int(r.Limit)}
+	}
+	// keep reports whether the walk still selects keys; once it does not,
+	// the rest of the range is only counted.
+	keep := func() bool {
+		switch {
+		case p.prefetch > 0:
+			return int64(len(items)) < p.prefetch
+		case top != nil || p.sort || r.Limit <= 0:
+			return true
+		default:
+			return int64(len(items)) <= r.Limit
+		}
+	}
+	for keep() {
+		ok, err := c.next()
+		if err != nil {
+			return err
+		}
+		if !ok {
+			break
+		}
+		count++
+		m := c.meta()
+		if p.prefetch == 0 && !p.passes(m) {
+			continue
+		}
+		filtered++
+		// cand aliases the cursor's key and value until it is kept.
+		cand := item{key: c.key(), m: *m}
+		if p.needValue {
+			v, err := c.value()
+			if err != nil {
+				return err
+			}
+			cand.value, cand.read = v, true
+		}
+		if top != nil {
+			if top.admits(&cand) {
+				top.add(&cand)
+			}
+			continue
+		}
+		it := new(item)
+		*it = cand
+		it.key = bytes.Clone(it.key)
+		if !p.fastKeysOnly && !r.KeysOnly && !p.sort {
+			// Final order already: read the value while the cursor is here.
+			v, err := c.value()
+			if err != nil {
+				return err
+			}
+			it.value, it.read = v, true
+		}
+		if it.read {
+			it.value = bytes.Clone(it.value)
+		}
+		items = append(items, it)
+	}
+	rest, err := countRest(c)
+	if err != nil {
+		return err
+	}
+	count += rest
+	resp.Count = count
+
+	if top != nil {
+		items = top.sorted()
+	}
+	if p.prefetch > 0 {
+		// Filters are never combined with prefetching; only the sort of the
+		// fetched keys remains.
+		filtered = int64(len(items))
+	}
+	if p.sort && top == nil {
+		sort.Sort(itemSorter{items: items, less: p.less})
+	}
+	if r.Limit > 0 && filtered > r.Limit {
+		if int64(len(items)) > r.Limit {
+			items = items[:r.Limit]
+		}
+		resp.More = true
+	}
+	return p.fill(rd, items, resp)
+}
+
+// fill builds the response's key-values, reading the values not read yet.
+func (p *rangePlan) fill(rd pebble.Reader, items []*item, resp *pb.RangeResponse) error {
+	var vals *valueReader
+	defer func() {
+		if vals != nil {
+			_ = vals.close()
+		}
+	}()
+	resp.Kvs = make([]*mvccpb.KeyValue, len(items))
+	for i, it := range items {
+		kv := &mvccpb.KeyValue{
+			Key:            it.key,
+			CreateRevision: it.m.create,
+			ModRevision:    it.m.mod,
+			Version:        it.m.version,
+		}
+		if !p.fastKeysOnly {
+			kv.Lease = it.m.lease
+		}
+		if !p.r.KeysOnly {
+			if !it.read {
+				if vals == nil {
+					vals = &valueReader{r: rd}
+				}
+				v, err := vals.get(it.key, it.m.mod, it.m.modSub)
+				if err != nil {
+					return err
+				}
+				it.value = bytes.Clone(v)
+			}
+			kv.Value = it.value
+		}
+		resp.Kvs[i] = kv
+	}
+	return nil
+}
+
+// countRest counts the keys the cursor has not reached yet.
+func countRest(c cursor) (int64, error) {
+	switch c := c.(type) {
+	case *latestCursor:
+		return c.skipCount()
+	case *historyCursor:
+		if c.reverse {
+			return c.countBelow()
+		}
+	}
+	var n int64
+	for {
+		ok, err := c.next()
+		if err != nil || !ok {
+			return n, err
+		}
+		n++
+	}
+}
+
+// less orders items by the sort target, ties by key ascending: etcd's sort is
+// not stable, but for up to 12 keys (insertion sort) it keeps key order among
+// ties in both directions, and this order is the same.
+func (p *rangePlan) less(a, b *item) bool {
+	var c int
+	switch p.r.SortTarget {
+	case pb.RangeRequest_KEY:
+		c = bytes.Compare(a.key, b.key)
+	case pb.RangeRequest_VERSION:
+		c = cmpInt64(a.m.version, b.m.version)
+	case pb.RangeRequest_CREATE:
+		c = cmpInt64(a.m.create, b.m.create)
+	case pb.RangeRequest_MOD:
+		c = cmpInt64(a.m.mod, b.m.mod)
+	case pb.RangeRequest_VALUE:
+		c = bytes.Compare(a.value, b.value)
+	}
+	if p.desc {
+		c = -c
+	}
+	if c != 0 {
+		return c < 0
+	}
+	return bytes.Compare(a.key, b.key) < 0
+}
+
+func cmpInt64(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+type itemSorter struct {
+	items []*item
+	less  func(a, b *item) bool
+}
+
+func (s itemSorter) Len() int           { return len(s.items) }
+func (s itemSorter) Less(i, j int) bool { return s.less(s.items[i], s.items[j]) }
+func (s itemSorter) Swap(i, j int)      { s.items[i], s.items[j] = s.items[j], s.items[i] }
+
+// topK keeps the limit smallest items under p.less: a max-heap whose root is
+// the worst item kept. It calls p.less directly, not through a func value,
+// so that a candidate checked by admits does not escape to the heap.
+type topK struct {
+	p     *rangePlan
+	limit int
+	items []*item
+}
+
+func (t *topK) Len() int           { return len(t.items) }
+func (t *topK) Less(i, j int) bool { return t.p.less(t.items[j], t.items[i]) }
+func (t *topK) Swap(i, j int)      { t.items[i], t.items[j] = t.items[j], t.items[i] }
+func (t *topK) Push(x any)         { t.items = append(t.items, x.(*item)) }
+func (t *topK) Pop() any {
+	x := t.items[len(t.items)-1]
+	t.items = t.items[:len(t.items)-1]
+	return x
+}
+
+// admits reports whether it would be kept.
+func (t *topK) admits(it *item) bool {
+	return len(t.items) < t.limit || t.p.less(it, t.items[0])
+}
+
+// add keeps a copy of c, which must be admitted, evicting the worst item if
+// full. The evicted item and its buffers hold the copy, so that a walk whose
+// keys arrive in the opposite of the sort order allocates only limit items.
+func (t *topK) add(c *item) {
+	full := len(t.items) == t.limit
+	var it *item
+	if full {
+		it = t.items[0]
+	} else {
+		it = new(item)
+	}
+	key, value := append(it.key[:0], c.key...), []byte(nil)
+	if c.read {
+		value = append(it.value[:0], c.value...)
+	}
+	*it = *c
+	it.key, it.value = key, value
+	if full {
+		heap.Fix(t, 0)
+		return
+	}
+	heap.Push(t, it)
+}
+
+func (t *topK) sorted() []*item {
+	items := t.items
+	sort.Sort(itemSorter{items: items, less: t.p.less})
+	return items
+}

@@ -1,0 +1,64 @@
+package mvcc
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// Store is the revisioned keyspace of one member. Its methods are safe for
+// concurrent use; see the package documentation for who calls what.
+//
+// A Store keeps no per-key state in memory: only the last committed
+// revision, compaction revision and applied index.
+type Store struct {
+	db *pebble.DB
+
+	// The last committed state, updated after each Batch.Commit.
+	rev        atomic.Int64
+	compactRev atomic.Int64
+	applied    atomic.Uint64
+
+	batchOpen atomic.Bool
+	compactMu sync.Mutex // serializes RunCompaction calls
+}
+
+// Open reads the store's state from db, creating nothing until the first
+// commit. The caller keeps ownership of db and closes it after the store (and
+// after closing every view and batch).
+func Open(db *pebble.DB) (*Store, error) {
+	st, err := readState(db)
+	if err != nil {
+		return nil, fmt.Errorf("mvcc: open: %w", err)
+	}
+	s := &Store{db: db}
+	s.rev.Store(st.rev)
+	s.compactRev.Store(st.compactRev)
+	s.applied.Store(st.applied)
+	return s, nil
+}
+
+// readState reads the state record, or returns emptyState if there is none.
+func readState(rd pebble.Reader) (stateRecord, error) {
+	st := emptyState
+	err := getWith(rd, metaKey(nil, metaSystem, metaState), func(v []byte) error {
+		var err error
+		st, err = decodeState(v)
+		return err
+	})
+	return st, err
+}
+
+// Rev returns the revision of the last committed batch. As in etcd, an empty
+// store's revision is 1, so the first change is at revision 2.
+func (s *Store) Rev() int64 { return s.rev.Load() }
+
+// CompactRev returns the last compaction revision committed (0 if none).
+// Reads below it fail with ErrCompacted.
+func (s *Store) CompactRev() int64 { return s.compactRev.Load() }
+
+// AppliedIndex returns the raft index passed to the last Batch.Commit (0 if
+// none).
+func (s *Store) AppliedIndex() uint64 { return s.applied.Load() }
