@@ -242,6 +242,68 @@ func (x *Member) GetIsLearner() bool {
 	return false
 }
 
+// Identity is what a member records about itself when it first starts, so
+// that later starts need not (and cannot) change it.
+type Identity struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	MemberId      uint64                 `protobuf:"varint,2,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	ClusterId     uint64                 `protobuf:"varint,3,opt,name=cluster_id,json=clusterId,proto3" json:"cluster_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Identity) Reset() {
+	*x = Identity{}
+	mi := &file_cairnpb_entry_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Identity) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Identity) ProtoMessage() {}
+
+func (x *Identity) ProtoReflect() protoreflect.Message {
+	mi := &file_cairnpb_entry_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Identity.ProtoReflect.Descriptor instead.
+func (*Identity) Descriptor() ([]byte, []int) {
+	return file_cairnpb_entry_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Identity) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Identity) GetMemberId() uint64 {
+	if x != nil {
+		return x.MemberId
+	}
+	return 0
+}
+
+func (x *Identity) GetClusterId() uint64 {
+	if x != nil {
+		return x.ClusterId
+	}
+	return 0
+}
+
 var File_cairnpb_entry_proto protoreflect.FileDescriptor
 
 const file_cairnpb_entry_proto_rawDesc = "" +
@@ -267,7 +329,12 @@ const file_cairnpb_entry_proto_rawDesc = "" +
 	"\vclient_urls\x18\x04 \x03(\tR\n" +
 	"clientUrls\x12\x1d\n" +
 	"\n" +
-	"is_learner\x18\x05 \x01(\bR\tisLearnerB(Z&github.com/cairnkv/cairn/proto/cairnpbb\x06proto3"
+	"is_learner\x18\x05 \x01(\bR\tisLearner\"Z\n" +
+	"\bIdentity\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1b\n" +
+	"\tmember_id\x18\x02 \x01(\x04R\bmemberId\x12\x1d\n" +
+	"\n" +
+	"cluster_id\x18\x03 \x01(\x04R\tclusterIdB(Z&github.com/cairnkv/cairn/proto/cairnpbb\x06proto3"
 
 var (
 	file_cairnpb_entry_proto_rawDescOnce sync.Once
@@ -281,18 +348,19 @@ func file_cairnpb_entry_proto_rawDescGZIP() []byte {
 	return file_cairnpb_entry_proto_rawDescData
 }
 
-var file_cairnpb_entry_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_cairnpb_entry_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_cairnpb_entry_proto_goTypes = []any{
 	(*Proposal)(nil),                         // 0: cairnpb.Proposal
 	(*Origin)(nil),                           // 1: cairnpb.Origin
 	(*Member)(nil),                           // 2: cairnpb.Member
-	nil,                                      // 3: cairnpb.Proposal.TraceEntry
-	(*etcdserverpb.InternalRaftRequest)(nil), // 4: etcdserverpb.InternalRaftRequest
+	(*Identity)(nil),                         // 3: cairnpb.Identity
+	nil,                                      // 4: cairnpb.Proposal.TraceEntry
+	(*etcdserverpb.InternalRaftRequest)(nil), // 5: etcdserverpb.InternalRaftRequest
 }
 var file_cairnpb_entry_proto_depIdxs = []int32{
 	1, // 0: cairnpb.Proposal.origin:type_name -> cairnpb.Origin
-	3, // 1: cairnpb.Proposal.trace:type_name -> cairnpb.Proposal.TraceEntry
-	4, // 2: cairnpb.Proposal.request:type_name -> etcdserverpb.InternalRaftRequest
+	4, // 1: cairnpb.Proposal.trace:type_name -> cairnpb.Proposal.TraceEntry
+	5, // 2: cairnpb.Proposal.request:type_name -> etcdserverpb.InternalRaftRequest
 	3, // [3:3] is the sub-list for method output_type
 	3, // [3:3] is the sub-list for method input_type
 	3, // [3:3] is the sub-list for extension type_name
@@ -311,7 +379,7 @@ func file_cairnpb_entry_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cairnpb_entry_proto_rawDesc), len(file_cairnpb_entry_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

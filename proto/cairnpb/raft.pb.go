@@ -346,6 +346,100 @@ func (*SubscribeApplied) Descriptor() ([]byte, []int) {
 	return file_cairnpb_raft_proto_rawDescGZIP(), []int{6}
 }
 
+// RaftReady is the raft actor's message to itself to handle raft's Ready once
+// the messages queued before it have been stepped, so that one Ready (one
+// synced write) covers them all.
+type RaftReady struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RaftReady) Reset() {
+	*x = RaftReady{}
+	mi := &file_cairnpb_raft_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RaftReady) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RaftReady) ProtoMessage() {}
+
+func (x *RaftReady) ProtoReflect() protoreflect.Message {
+	mi := &file_cairnpb_raft_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RaftReady.ProtoReflect.Descriptor instead.
+func (*RaftReady) Descriptor() ([]byte, []int) {
+	return file_cairnpb_raft_proto_rawDescGZIP(), []int{7}
+}
+
+// ApplyConfChange tells the raft actor that the apply actor has applied a
+// conf change entry. data is the entry's data, of the entry's type.
+type ApplyConfChange struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// v2 is true for raftpb.EntryConfChangeV2 entries.
+	V2            bool   `protobuf:"varint,1,opt,name=v2,proto3" json:"v2,omitempty"`
+	Data          []byte `protobuf:"bytes,2,opt,name=data,proto3" json:"data,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApplyConfChange) Reset() {
+	*x = ApplyConfChange{}
+	mi := &file_cairnpb_raft_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApplyConfChange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApplyConfChange) ProtoMessage() {}
+
+func (x *ApplyConfChange) ProtoReflect() protoreflect.Message {
+	mi := &file_cairnpb_raft_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApplyConfChange.ProtoReflect.Descriptor instead.
+func (*ApplyConfChange) Descriptor() ([]byte, []int) {
+	return file_cairnpb_raft_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ApplyConfChange) GetV2() bool {
+	if x != nil {
+		return x.V2
+	}
+	return false
+}
+
+func (x *ApplyConfChange) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
 var File_cairnpb_raft_proto protoreflect.FileDescriptor
 
 const file_cairnpb_raft_proto_rawDesc = "" +
@@ -364,7 +458,11 @@ const file_cairnpb_raft_proto_rawDesc = "" +
 	"\x05error\x18\x02 \x01(\v2\x0e.cairnpb.ErrorR\x05error\"\x1f\n" +
 	"\aApplied\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x04R\x05index\"\x12\n" +
-	"\x10SubscribeAppliedB(Z&github.com/cairnkv/cairn/proto/cairnpbb\x06proto3"
+	"\x10SubscribeApplied\"\v\n" +
+	"\tRaftReady\"5\n" +
+	"\x0fApplyConfChange\x12\x0e\n" +
+	"\x02v2\x18\x01 \x01(\bR\x02v2\x12\x12\n" +
+	"\x04data\x18\x02 \x01(\fR\x04dataB(Z&github.com/cairnkv/cairn/proto/cairnpbb\x06proto3"
 
 var (
 	file_cairnpb_raft_proto_rawDescOnce sync.Once
@@ -378,7 +476,7 @@ func file_cairnpb_raft_proto_rawDescGZIP() []byte {
 	return file_cairnpb_raft_proto_rawDescData
 }
 
-var file_cairnpb_raft_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_cairnpb_raft_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_cairnpb_raft_proto_goTypes = []any{
 	(*Propose)(nil),          // 0: cairnpb.Propose
 	(*Tick)(nil),             // 1: cairnpb.Tick
@@ -387,10 +485,12 @@ var file_cairnpb_raft_proto_goTypes = []any{
 	(*ReadIndexFailed)(nil),  // 4: cairnpb.ReadIndexFailed
 	(*Applied)(nil),          // 5: cairnpb.Applied
 	(*SubscribeApplied)(nil), // 6: cairnpb.SubscribeApplied
-	(*Error)(nil),            // 7: cairnpb.Error
+	(*RaftReady)(nil),        // 7: cairnpb.RaftReady
+	(*ApplyConfChange)(nil),  // 8: cairnpb.ApplyConfChange
+	(*Error)(nil),            // 9: cairnpb.Error
 }
 var file_cairnpb_raft_proto_depIdxs = []int32{
-	7, // 0: cairnpb.ReadIndexFailed.error:type_name -> cairnpb.Error
+	9, // 0: cairnpb.ReadIndexFailed.error:type_name -> cairnpb.Error
 	1, // [1:1] is the sub-list for method output_type
 	1, // [1:1] is the sub-list for method input_type
 	1, // [1:1] is the sub-list for extension type_name
@@ -410,7 +510,7 @@ func file_cairnpb_raft_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cairnpb_raft_proto_rawDesc), len(file_cairnpb_raft_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

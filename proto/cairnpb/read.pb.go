@@ -114,6 +114,44 @@ func (x *ReadIndexResult) GetError() *Error {
 	return nil
 }
 
+// ReadIndexTick is the read-index actor's timer: it expires rounds that raft
+// did not answer in time.
+type ReadIndexTick struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReadIndexTick) Reset() {
+	*x = ReadIndexTick{}
+	mi := &file_cairnpb_read_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReadIndexTick) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReadIndexTick) ProtoMessage() {}
+
+func (x *ReadIndexTick) ProtoReflect() protoreflect.Message {
+	mi := &file_cairnpb_read_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReadIndexTick.ProtoReflect.Descriptor instead.
+func (*ReadIndexTick) Descriptor() ([]byte, []int) {
+	return file_cairnpb_read_proto_rawDescGZIP(), []int{2}
+}
+
 var File_cairnpb_read_proto protoreflect.FileDescriptor
 
 const file_cairnpb_read_proto_rawDesc = "" +
@@ -122,7 +160,8 @@ const file_cairnpb_read_proto_rawDesc = "" +
 	"\x10ReadIndexRequest\"M\n" +
 	"\x0fReadIndexResult\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x04R\x05index\x12$\n" +
-	"\x05error\x18\x02 \x01(\v2\x0e.cairnpb.ErrorR\x05errorB(Z&github.com/cairnkv/cairn/proto/cairnpbb\x06proto3"
+	"\x05error\x18\x02 \x01(\v2\x0e.cairnpb.ErrorR\x05error\"\x0f\n" +
+	"\rReadIndexTickB(Z&github.com/cairnkv/cairn/proto/cairnpbb\x06proto3"
 
 var (
 	file_cairnpb_read_proto_rawDescOnce sync.Once
@@ -136,14 +175,15 @@ func file_cairnpb_read_proto_rawDescGZIP() []byte {
 	return file_cairnpb_read_proto_rawDescData
 }
 
-var file_cairnpb_read_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_cairnpb_read_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
 var file_cairnpb_read_proto_goTypes = []any{
 	(*ReadIndexRequest)(nil), // 0: cairnpb.ReadIndexRequest
 	(*ReadIndexResult)(nil),  // 1: cairnpb.ReadIndexResult
-	(*Error)(nil),            // 2: cairnpb.Error
+	(*ReadIndexTick)(nil),    // 2: cairnpb.ReadIndexTick
+	(*Error)(nil),            // 3: cairnpb.Error
 }
 var file_cairnpb_read_proto_depIdxs = []int32{
-	2, // 0: cairnpb.ReadIndexResult.error:type_name -> cairnpb.Error
+	3, // 0: cairnpb.ReadIndexResult.error:type_name -> cairnpb.Error
 	1, // [1:1] is the sub-list for method output_type
 	1, // [1:1] is the sub-list for method input_type
 	1, // [1:1] is the sub-list for extension type_name
@@ -163,7 +203,7 @@ func file_cairnpb_read_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cairnpb_read_proto_rawDesc), len(file_cairnpb_read_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   2,
+			NumMessages:   3,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1,0 +1,57 @@
+# Cairn's commands. `make run` starts a single member; `make test` runs every
+# check and test, as CI does.
+
+GO        ?= go
+TOOLS     := tools/bin
+DATA_DIR  ?= default.cairn
+GOTESTFLAGS ?=
+
+.PHONY: run build test check lint proto proto-check tools unit bench clean
+
+## run: start a single member serving etcd's API on 127.0.0.1:2379, data in $(DATA_DIR)
+run:
+	$(GO) run ./cmd/node --name default --data-dir $(DATA_DIR) \
+		--listen-client-urls http://127.0.0.1:2379 --advertise-client-urls http://127.0.0.1:2379
+
+## build: build the member binary into bin/
+build:
+	$(GO) build -o bin/cairn-node ./cmd/node
+
+## test: formatting, vet, staticcheck, generated code, then every test with -race
+test: check tools unit
+
+unit:
+	$(GO) test -race -count=1 $(GOTESTFLAGS) ./...
+
+check: lint proto-check
+
+lint: $(TOOLS)/staticcheck
+	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); \
+		if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(TOOLS)/staticcheck ./...
+
+## proto: regenerate the Go code of proto/cairnpb/*.proto
+proto:
+	./proto/gen.sh
+
+## proto-check: fail if the committed generated code is stale
+proto-check:
+	@tmp=$$(mktemp -d) && cp proto/cairnpb/*.pb.go $$tmp/ && ./proto/gen.sh && \
+		for f in proto/cairnpb/*.pb.go; do cmp -s $$f $$tmp/$$(basename $$f) || { echo "stale generated code: $$f (run make proto)"; cp $$tmp/*.pb.go proto/cairnpb/; rm -rf $$tmp; exit 1; }; done; \
+		rm -rf $$tmp
+
+## tools: build the real etcd, etcdctl and the code tools from tools/go.mod
+tools: $(TOOLS)/etcd $(TOOLS)/etcdctl $(TOOLS)/staticcheck
+
+$(TOOLS)/etcd: tools/go.mod
+	cd tools && $(GO) build -o bin/etcd go.etcd.io/etcd/server/v3
+
+$(TOOLS)/etcdctl: tools/go.mod
+	cd tools && $(GO) build -o bin/etcdctl go.etcd.io/etcd/etcdctl/v3
+
+$(TOOLS)/staticcheck: tools/go.mod
+	cd tools && $(GO) build -o bin/staticcheck honnef.co/go/tools/cmd/staticcheck
+
+clean:
+	rm -rf bin $(TOOLS) $(DATA_DIR)

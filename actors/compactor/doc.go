@@ -1,0 +1,12 @@
+// Package compactor is the actor that physically removes MVCC history below
+// the compaction revision, after the apply actor has committed a compaction.
+//
+// It accepts CompactHistory (from the apply actor) and WaitCompacted (from
+// the front door, for etcd's physical compaction; the sender receives
+// Compacted once history below the revision is gone).
+//
+// Removal runs in slices of at most Config.Slice of work between messages, so
+// the actor stays responsive and stops promptly; storage/mvcc records its
+// progress, so a restart resumes it. A compaction that fails is retried at the
+// next CompactHistory or restart; its waiters are answered only on success.
+package compactor

@@ -1,0 +1,13 @@
+// Package actors holds, in one subpackage each, every actor of a Cairn member
+// other than the raft actor (see package raftactor):
+//
+//   - node: the member's supervisor; spawns the others and decides what a
+//     failure of each means.
+//   - apply: applies committed raft entries to the state machine and answers
+//     the request waiting on each.
+//   - readindex: batches linearizable reads into one raft ReadIndex per round.
+//   - reply: not an actor but the one-shot mailbox through which code outside
+//     the actor system (gRPC handlers, the embedding API) waits for an answer.
+//
+// docs/actors.md is the catalogue: parents, supervision, messages in and out.
+package actors

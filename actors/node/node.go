@@ -1,0 +1,123 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/cairnkv/cairn/actors/apply"
+	"github.com/cairnkv/cairn/actors/readindex"
+	"github.com/cairnkv/cairn/raftactor"
+)
+
+// Names of the supervisor's children.
+const (
+	ApplyName     = "apply"
+	RaftName      = "raft"
+	ReadIndexName = "readindex"
+)
+
+// Config of the node supervisor.
+type Config struct {
+	Apply     apply.Config
+	Raft      raftactor.Config // Apply is filled in by the supervisor
+	ReadIndex readindex.Config // Raft and Apply are filled in by the supervisor
+	// MaxRestarts within RestartWindow stop the member. Defaults 3 and 10s.
+	MaxRestarts   int
+	RestartWindow time.Duration
+	// OnStop is called once when the supervisor has stopped, with nil for a
+	// requested stop and an error when the member's actors failed.
+	OnStop func(error)
+}
+
+// ErrFailed reports that the member's actors failed more often than
+// supervision allows.
+var ErrFailed = errors.New("node: member actors failed repeatedly; see the log")
+
+// Props returns the props of a node supervisor.
+func Props(cfg Config) *actor.Props {
+	if cfg.MaxRestarts == 0 {
+		cfg.MaxRestarts = 3
+	}
+	if cfg.RestartWindow == 0 {
+		cfg.RestartWindow = 10 * time.Second
+	}
+	strategy := actor.NewAllForOneStrategy(cfg.MaxRestarts, cfg.RestartWindow, actor.DefaultDecider)
+	return actor.PropsFromProducer(func() actor.Actor { return &supervisor{cfg: cfg} },
+		actor.WithSupervisor(strategy))
+}
+
+// ChildPID returns the PID of the child named name of the supervisor at node.
+func ChildPID(node *actor.PID, name string) *actor.PID {
+	return actor.NewPID(node.Address, node.Id+"/"+name)
+}
+
+type supervisor struct {
+	cfg      Config
+	stopping bool
+	failed   bool
+}
+
+func (s *supervisor) Receive(ctx actor.Context) {
+	switch ctx.Message().(type) {
+	case *actor.Started:
+		if err := s.spawn(ctx); err != nil {
+			// Configuration errors: nothing to restart.
+			ctx.Logger().Error("cannot start member", "error", err)
+			s.failed = true
+			ctx.Stop(ctx.Self())
+		}
+	case *actor.Stopping:
+		s.stopping = true
+	case *actor.Terminated:
+		// A child stopped while the supervisor was not stopping: supervision
+		// gave up on it.
+		if !s.stopping && !s.failed {
+			s.failed = true
+			ctx.Stop(ctx.Self())
+		}
+	case *actor.Stopped:
+		if s.cfg.OnStop != nil {
+			var err error
+			if s.failed {
+				err = ErrFailed
+			}
+			s.cfg.OnStop(err)
+		}
+	}
+}
+
+func (s *supervisor) spawn(ctx actor.Context) error {
+	applyProps, err := apply.Props(s.cfg.Apply)
+	if err != nil {
+		return err
+	}
+	applyPID, err := ctx.SpawnNamed(applyProps, ApplyName)
+	if err != nil {
+		return fmt.Errorf("node: spawn apply: %w", err)
+	}
+
+	rc := s.cfg.Raft
+	rc.Apply = applyPID
+	raftProps, err := raftactor.Props(rc)
+	if err != nil {
+		return err
+	}
+	raftPID, err := ctx.SpawnNamed(raftProps, RaftName)
+	if err != nil {
+		return fmt.Errorf("node: spawn raft: %w", err)
+	}
+
+	ric := s.cfg.ReadIndex
+	ric.Raft, ric.Apply = raftPID, applyPID
+	riProps, err := readindex.Props(ric)
+	if err != nil {
+		return err
+	}
+	if _, err := ctx.SpawnNamed(riProps, ReadIndexName); err != nil {
+		return fmt.Errorf("node: spawn readindex: %w", err)
+	}
+	return nil
+}

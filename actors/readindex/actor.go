@@ -1,0 +1,230 @@
+package readindex
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/scheduler"
+
+	"github.com/cairnkv/cairn/proto/cairnpb"
+)
+
+// Config of the read-index actor.
+type Config struct {
+	Raft  *actor.PID
+	Apply *actor.PID
+	// Incarnation makes round contexts unique across restarts of the member.
+	Incarnation uint64
+	// Timeout is how long a read may wait in all. Default 5s.
+	Timeout time.Duration
+	// RoundTimeout is how long a round may wait for raft before it is sent
+	// again. Default 1s (an election timeout).
+	RoundTimeout time.Duration
+	// MaxPending bounds the reads waiting at once. Default 100,000.
+	MaxPending int
+	// Pending, if not nil, is kept equal to the number of reads waiting, for
+	// metrics and tests.
+	Pending *atomic.Int64
+}
+
+func (c Config) withDefaults() Config {
+	if c.Timeout == 0 {
+		c.Timeout = 5 * time.Second
+	}
+	if c.RoundTimeout == 0 {
+		c.RoundTimeout = time.Second
+	}
+	if c.MaxPending == 0 {
+		c.MaxPending = 100_000
+	}
+	if c.Pending == nil {
+		c.Pending = new(atomic.Int64)
+	}
+	return c
+}
+
+// Props returns the props of a read-index actor.
+func Props(cfg Config) (*actor.Props, error) {
+	if cfg.Raft == nil || cfg.Apply == nil {
+		return nil, errors.New("readindex: Raft and Apply are required")
+	}
+	cfg = cfg.withDefaults()
+	return actor.PropsFromProducer(func() actor.Actor { return &readIndexActor{cfg: cfg} }), nil
+}
+
+type read struct {
+	to       *actor.PID
+	deadline time.Time
+}
+
+type round struct {
+	ctx     []byte
+	reads   []read
+	sent    time.Time
+	index   uint64 // set once raft answers
+	started bool
+}
+
+type readIndexActor struct {
+	cfg       Config
+	stopTicks scheduler.CancelFunc
+
+	applied  uint64
+	seq      uint64
+	next     []read   // not yet in a round
+	inflight *round   // sent to raft, not answered
+	waiting  []*round // answered by raft, waiting for apply; ascending index
+	pending  int
+}
+
+func (a *readIndexActor) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		ctx.Request(a.cfg.Apply, &cairnpb.SubscribeApplied{})
+		interval := a.cfg.RoundTimeout / 4
+		a.stopTicks = scheduler.NewTimerScheduler(ctx).SendRepeatedly(interval, interval, ctx.Self(), &cairnpb.ReadIndexTick{})
+	case *actor.Stopping, *actor.Restarting:
+		if a.stopTicks != nil {
+			a.stopTicks()
+		}
+		a.failAll(ctx, cairnpb.ErrorCode_ERROR_CODE_STOPPED, "member is stopping")
+	case *cairnpb.ReadIndexRequest:
+		a.request(ctx)
+	case *cairnpb.ReadState:
+		a.readState(ctx, m)
+	case *cairnpb.ReadIndexFailed:
+		a.roundFailed(ctx, m)
+	case *cairnpb.Applied:
+		a.applied = max(a.applied, m.GetIndex())
+		a.release(ctx)
+	case *cairnpb.ReadIndexTick:
+		a.expire(ctx, time.Now())
+	}
+	a.cfg.Pending.Store(int64(a.pending))
+}
+
+func (a *readIndexActor) request(ctx actor.Context) {
+	if ctx.Sender() == nil {
+		return
+	}
+	if a.pending >= a.cfg.MaxPending {
+		ctx.Respond(failure(cairnpb.ErrorCode_ERROR_CODE_TOO_MANY_REQUESTS, "too many pending reads"))
+		return
+	}
+	a.pending++
+	a.next = append(a.next, read{to: ctx.Sender(), deadline: time.Now().Add(a.cfg.Timeout)})
+	a.startRound(ctx)
+}
+
+// startRound sends the waiting reads to raft as one round, unless a round is
+// already in flight.
+func (a *readIndexActor) startRound(ctx actor.Context) {
+	if a.inflight != nil || len(a.next) == 0 {
+		return
+	}
+	a.inflight = &round{reads: a.next}
+	a.next = nil
+	a.send(ctx, a.inflight)
+}
+
+func (a *readIndexActor) send(ctx actor.Context, r *round) {
+	a.seq++
+	r.ctx = binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, a.cfg.Incarnation), a.seq)
+	r.sent = time.Now()
+	ctx.Request(a.cfg.Raft, &cairnpb.ReadIndexRound{Context: r.ctx})
+}
+
+func (a *readIndexActor) readState(ctx actor.Context, m *cairnpb.ReadState) {
+	r := a.inflight
+	if r == nil || !bytes.Equal(r.ctx, m.GetContext()) {
+		return // an answer to a round already retried or failed
+	}
+	a.inflight = nil
+	r.index = m.GetIndex()
+	a.waiting = append(a.waiting, r)
+	a.release(ctx)
+	a.startRound(ctx)
+}
+
+func (a *readIndexActor) roundFailed(ctx actor.Context, m *cairnpb.ReadIndexFailed) {
+	r := a.inflight
+	if r == nil || !bytes.Equal(r.ctx, m.GetContext()) {
+		return
+	}
+	a.inflight = nil
+	a.answer(ctx, r.reads, &cairnpb.ReadIndexResult{Error: m.GetError()})
+	a.startRound(ctx)
+}
+
+// release answers every waiting round whose index has been applied.
+func (a *readIndexActor) release(ctx actor.Context) {
+	n := 0
+	for _, r := range a.waiting {
+		if r.index > a.applied {
+			break
+		}
+		a.answer(ctx, r.reads, &cairnpb.ReadIndexResult{Index: r.index})
+		n++
+	}
+	a.waiting = a.waiting[n:]
+}
+
+// expire fails reads past their deadline and retries a round raft has not
+// answered within the round timeout.
+func (a *readIndexActor) expire(ctx actor.Context, now time.Time) {
+	timedOut := failure(cairnpb.ErrorCode_ERROR_CODE_TIMEOUT, "read index timed out")
+	if r := a.inflight; r != nil && now.Sub(r.sent) >= a.cfg.RoundTimeout {
+		r.reads = a.dropExpired(ctx, r.reads, now, timedOut)
+		if len(r.reads) == 0 {
+			a.inflight = nil
+			a.startRound(ctx)
+		} else {
+			a.send(ctx, r)
+		}
+	}
+	for _, r := range a.waiting {
+		r.reads = a.dropExpired(ctx, r.reads, now, timedOut)
+	}
+	a.next = a.dropExpired(ctx, a.next, now, timedOut)
+}
+
+func (a *readIndexActor) dropExpired(ctx actor.Context, reads []read, now time.Time, res *cairnpb.ReadIndexResult) []read {
+	kept := reads[:0]
+	for _, rd := range reads {
+		if now.Before(rd.deadline) {
+			kept = append(kept, rd)
+			continue
+		}
+		a.answer(ctx, []read{rd}, res)
+	}
+	return kept
+}
+
+func (a *readIndexActor) failAll(ctx actor.Context, code cairnpb.ErrorCode, msg string) {
+	res := failure(code, msg)
+	if a.inflight != nil {
+		a.answer(ctx, a.inflight.reads, res)
+		a.inflight = nil
+	}
+	for _, r := range a.waiting {
+		a.answer(ctx, r.reads, res)
+	}
+	a.waiting = nil
+	a.answer(ctx, a.next, res)
+	a.next = nil
+}
+
+func (a *readIndexActor) answer(ctx actor.Context, reads []read, res *cairnpb.ReadIndexResult) {
+	for _, rd := range reads {
+		ctx.Send(rd.to, res)
+	}
+	a.pending -= len(reads)
+}
+
+func failure(code cairnpb.ErrorCode, msg string) *cairnpb.ReadIndexResult {
+	return &cairnpb.ReadIndexResult{Error: &cairnpb.Error{Code: code, Message: msg}}
+}

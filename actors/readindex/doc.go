@@ -1,0 +1,28 @@
+// Package readindex is the actor that serves linearizable reads with raft's
+// ReadIndex, batching every read that arrives while a round is in flight into
+// the next round.
+//
+// It accepts ReadIndexRequest (from the front door; the sender receives a
+// ReadIndexResult), ReadState and ReadIndexFailed (from the raft actor),
+// Applied (from the apply actor, to which it subscribes when it starts) and
+// its own ReadIndexTick.
+//
+// A round is: one ReadIndexRound with a context unique to this incarnation,
+// sent to the raft actor; raft's ReadState answer carries the commit index at
+// the time the leader confirmed its leadership; once the apply actor has
+// applied that index, every read of the round may be served from the local
+// state machine, and is answered.
+//
+// Invariants:
+//
+//  1. At most one round is in flight. Reads that arrive meanwhile wait for
+//     the next round, which starts as soon as the current one is answered.
+//  2. Every read is answered exactly once, by a result or an error, within
+//     its deadline (Config.Timeout after it arrived): a round that raft does
+//     not answer within the round timeout is retried with a new context until
+//     its reads' deadlines pass (raft drops read requests when leadership
+//     changes, and says nothing).
+//  3. Nothing is kept after its answer: Pending() is zero when no read waits.
+//  4. At most Config.MaxPending reads wait at once; more are refused at once
+//     with TOO_MANY_REQUESTS rather than queued.
+package readindex

@@ -1,0 +1,160 @@
+package cairntest
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+
+	"github.com/cairnkv/cairn"
+)
+
+// Node is a member started for a test.
+type Node struct {
+	*cairn.Node
+	// Endpoint is the member's client address, host:port.
+	Endpoint string
+	// Client is an etcd client connected to the member.
+	Client *clientv3.Client
+
+	t      testing.TB
+	cfg    cairn.Config
+	system *actor.ActorSystem
+}
+
+// Option changes the configuration of a test member.
+type Option func(*cairn.Config)
+
+// Start starts a member with its data in a new temporary directory, and stops
+// it when the test ends.
+func Start(t testing.TB, opts ...Option) *Node {
+	t.Helper()
+	cfg := cairn.Config{Name: "test", DataDir: t.TempDir(), Logger: Logger(t)}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	n := &Node{t: t, cfg: cfg}
+	n.start()
+	t.Cleanup(n.Stop)
+	return n
+}
+
+func (n *Node) start() {
+	t := n.t
+	t.Helper()
+	n.system = NewActorSystem(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	n.Endpoint = l.Addr().String()
+	n.cfg.AdvertiseClientURLs = []string{"http://" + n.Endpoint}
+	node, err := cairn.Start(n.system, n.cfg)
+	if err != nil {
+		l.Close()
+		t.Fatalf("start member: %v", err)
+	}
+	n.Node = node
+	go func() { _ = node.Serve(l) }()
+	select {
+	case <-node.Ready():
+	case <-node.Done():
+		t.Fatalf("member stopped while starting: %v", node.Err())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("member not ready after 30s")
+	}
+	n.Client = NewClient(t, n.Endpoint)
+}
+
+// System returns the actor system the member runs in.
+func (n *Node) System() *actor.ActorSystem { return n.system }
+
+// Stop stops the member (idempotent).
+func (n *Node) Stop() {
+	if n.Node == nil {
+		return
+	}
+	n.Client.Close()
+	if err := n.Node.Stop(); err != nil {
+		n.t.Errorf("stop member: %v", err)
+	}
+	n.system.Shutdown()
+	n.Node = nil
+}
+
+// Restart stops the member and starts it again on the same data, on a new
+// port, with a new client.
+func (n *Node) Restart() {
+	n.t.Helper()
+	n.Stop()
+	n.start()
+}
+
+// Ctx returns a context that ends with the test or after a generous timeout.
+func Ctx(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// NewClient returns an etcd client for endpoint, closed when the test ends.
+func NewClient(t testing.TB, endpoints ...string) *clientv3.Client {
+	t.Helper()
+	c, err := clientv3.New(clientv3.Config{
+		Endpoints:   endpoints,
+		DialTimeout: 5 * time.Second,
+		Logger:      zap.NewNop(),
+	})
+	if err != nil {
+		t.Fatalf("etcd client: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// NewActorSystem returns an actor system that logs its warnings to the test.
+func NewActorSystem(t testing.TB) *actor.ActorSystem {
+	return actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+		return Logger(t).With("lib", "protoactor")
+	}))
+}
+
+// Logger returns a logger that writes warnings and errors to the test log.
+func Logger(t testing.TB) *slog.Logger {
+	w := &testWriter{t: t}
+	// Cleanups run last-registered first: this one runs after those that
+	// stop members registered later, so their last words are still logged.
+	t.Cleanup(func() {
+		w.mu.Lock()
+		w.done = true
+		w.mu.Unlock()
+	})
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+// testWriter writes to t.Log until the test's cleanup, then nowhere: t.Log
+// panics once a test has finished, and a stray actor may still log.
+type testWriter struct {
+	mu   sync.Mutex
+	t    testing.TB
+	done bool
+}
+
+var _ io.Writer = (*testWriter)(nil)
+
+func (w *testWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.done {
+		w.t.Log(strings.TrimRight(string(p), "\n"))
+	}
+	return len(p), nil
+}

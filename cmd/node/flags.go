@@ -1,0 +1,113 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/cairnkv/cairn"
+	"github.com/cairnkv/cairn/raftactor"
+	"github.com/cairnkv/cairn/storage"
+)
+
+// options are the parsed command line.
+type options struct {
+	cfg              cairn.Config
+	listenClientURLs []string
+	logLevel         slog.Level
+	logFormat        string
+}
+
+// parseFlags parses args (without the program name). Output (usage, errors)
+// goes to out.
+func parseFlags(args []string, out io.Writer) (*options, error) {
+	fs := flag.NewFlagSet("node", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.Usage = func() {
+		fmt.Fprintf(out, "Usage: node [flags]\n\nRuns one Cairn member, serving etcd's v3 API. Flags:\n\n")
+		fs.PrintDefaults()
+	}
+	o := &options{}
+	c := &o.cfg
+	sd := storage.DefaultOptions()
+	rd := raftactor.DefaultConfig()
+
+	fs.StringVar(&c.Name, "name", "default", "Human-readable name for this member.")
+	fs.StringVar(&c.DataDir, "data-dir", "", "Path to the data directory. Default: ${name}.cairn.")
+	listenClient := fs.String("listen-client-urls", "http://127.0.0.1:2379", "Comma-separated URLs to listen on for client traffic.")
+	advertiseClient := fs.String("advertise-client-urls", "http://127.0.0.1:2379", "Comma-separated client URLs to advertise to the rest of the cluster and to clients.")
+	advertisePeer := fs.String("initial-advertise-peer-urls", "http://localhost:2380", "Comma-separated peer URLs of this member to advertise to the rest of the cluster; with the token they determine the member ID.")
+	fs.StringVar(&c.InitialClusterToken, "initial-cluster-token", "etcd-cluster", "Initial cluster token for the cluster during bootstrap.")
+	fs.IntVar(&c.MaxRequestBytes, "max-request-bytes", 3<<19, "Maximum client request size in bytes the server will accept.")
+	fs.IntVar(&c.MaxTxnOps, "max-txn-ops", 128, "Maximum number of operations permitted in a transaction branch.")
+	heartbeat := fs.Uint("heartbeat-interval", uint(rd.TickInterval/time.Millisecond), "Time (in milliseconds) of a heartbeat interval.")
+	election := fs.Uint("election-timeout", uint(rd.ElectionTimeout()/time.Millisecond), "Time (in milliseconds) for an election to timeout.")
+	fs.Int64Var(&c.Storage.CacheBytes, "pebble-cache-bytes", sd.CacheBytes, "Size in bytes of pebble's block cache.")
+	fs.Uint64Var(&c.Storage.MemTableBytes, "pebble-memtable-bytes", sd.MemTableBytes, "Size in bytes of one pebble memtable.")
+	fs.IntVar(&c.Storage.MemTableStopWritesThreshold, "pebble-memtable-stop-writes-threshold", sd.MemTableStopWritesThreshold, "Number of queued memtables at which writes stall.")
+	fs.Uint64Var(&c.Raft.MaxSizePerMsg, "raft-max-size-per-msg", rd.MaxSizePerMsg, "Maximum bytes of entries in one raft append message.")
+	fs.Uint64Var(&c.Raft.MaxInflightBytes, "raft-max-inflight-bytes", rd.MaxInflightBytes, "Maximum bytes of raft appends in flight to one follower.")
+	fs.Uint64Var(&c.Raft.MaxUncommittedEntriesSize, "raft-max-uncommitted-bytes", rd.MaxUncommittedEntriesSize, "Maximum bytes of uncommitted entries on the leader; proposals beyond it are refused.")
+	fs.Uint64Var(&c.Raft.MaxCommittedSizePerReady, "raft-max-committed-bytes-per-ready", rd.MaxCommittedSizePerReady, "Maximum bytes of committed entries handed to apply and not yet applied.")
+	logLevel := fs.String("log-level", "info", "Log level: debug, info, warn or error.")
+	fs.StringVar(&o.logFormat, "log-format", "text", "Log format: text or json.")
+
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	if c.DataDir == "" {
+		c.DataDir = c.Name + ".cairn"
+	}
+	var err error
+	if o.listenClientURLs, err = parseURLs("listen-client-urls", *listenClient); err != nil {
+		return nil, err
+	}
+	if c.AdvertiseClientURLs, err = parseURLs("advertise-client-urls", *advertiseClient); err != nil {
+		return nil, err
+	}
+	if c.AdvertisePeerURLs, err = parseURLs("initial-advertise-peer-urls", *advertisePeer); err != nil {
+		return nil, err
+	}
+	if *heartbeat == 0 || *election <= *heartbeat {
+		return nil, fmt.Errorf("election-timeout (%dms) must be greater than heartbeat-interval (%dms), which must be positive", *election, *heartbeat)
+	}
+	c.Raft.TickInterval = time.Duration(*heartbeat) * time.Millisecond
+	c.Raft.HeartbeatTicks = 1
+	c.Raft.ElectionTicks = int(*election / *heartbeat)
+	if err := o.logLevel.UnmarshalText([]byte(*logLevel)); err != nil {
+		return nil, fmt.Errorf("log-level: %w", err)
+	}
+	if o.logFormat != "text" && o.logFormat != "json" {
+		return nil, errors.New("log-format must be text or json")
+	}
+	return o, nil
+}
+
+// parseURLs parses a comma-separated URL list; each must be http(s) with a
+// host and port.
+func parseURLs(flagName, s string) ([]string, error) {
+	var out []string
+	for _, raw := range strings.Split(s, ",") {
+		raw = strings.TrimSpace(raw)
+		if raw == "" {
+			continue
+		}
+		u, err := url.Parse(raw)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Port() == "" {
+			return nil, fmt.Errorf("%s: %q is not a URL of the form http://host:port", flagName, raw)
+		}
+		out = append(out, u.String())
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: at least one URL is required", flagName)
+	}
+	return out, nil
+}

@@ -1,0 +1,15 @@
+// Package frontdoor serves etcd's v3 gRPC API (go.etcd.io/etcd/api/v3) on top
+// of a member's actors: it is the one place where client requests become
+// actor messages and where Cairn's errors become etcd's gRPC errors.
+//
+// Writes (Put, DeleteRange, write Txn, Compact) are proposed to the raft actor
+// with this member's waiter as origin; the apply actor answers the waiter
+// after applying the entry. Linearizable reads first ask the read-index actor
+// for permission, then read storage/mvcc directly; serializable reads read it
+// at once. Every wait has a deadline (Config.RequestTimeout) and honours the
+// client's cancellation.
+//
+// Requests are validated here exactly as etcd's v3rpc validates them, and
+// answered with the same error codes and messages (rpctypes), so that clients
+// behave as they do against etcd.
+package frontdoor

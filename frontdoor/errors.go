@@ -1,0 +1,101 @@
+package frontdoor
+
+import (
+	"context"
+	"errors"
+
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/cairnkv/cairn/proto/cairnpb"
+	"github.com/cairnkv/cairn/storage/mvcc"
+)
+
+// grpcError maps an error from the store or the actors to the gRPC error an
+// etcd client expects. It is the only place such a mapping is made.
+func grpcError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, context.Canceled):
+		return rpctypes.ErrGRPCCanceled
+	case errors.Is(err, context.DeadlineExceeded):
+		return rpctypes.ErrGRPCDeadlineExceeded
+	case errors.Is(err, mvcc.ErrCompacted):
+		return rpctypes.ErrGRPCCompacted
+	case errors.Is(err, mvcc.ErrFutureRev):
+		return rpctypes.ErrGRPCFutureRev
+	case errors.Is(err, mvcc.ErrKeyNotFound):
+		return rpctypes.ErrGRPCKeyNotFound
+	case errors.Is(err, mvcc.ErrLeaseNotFound):
+		return rpctypes.ErrGRPCLeaseNotFound
+	case errors.Is(err, mvcc.ErrLeaseExists):
+		return rpctypes.ErrGRPCLeaseExist
+	case errors.Is(err, mvcc.ErrDuplicateKey):
+		return rpctypes.ErrGRPCDuplicateKey
+	case errors.Is(err, mvcc.ErrTooManyOps):
+		return rpctypes.ErrGRPCTooManyOps
+	case errors.Is(err, mvcc.ErrEmptyKey):
+		return rpctypes.ErrGRPCEmptyKey
+	case errors.Is(err, mvcc.ErrValueProvided):
+		return rpctypes.ErrGRPCValueProvided
+	case errors.Is(err, mvcc.ErrLeaseProvided):
+		return rpctypes.ErrGRPCLeaseProvided
+	case errors.Is(err, mvcc.ErrInvalidSortOption):
+		return rpctypes.ErrGRPCInvalidSortOption
+	case errors.Is(err, mvcc.ErrLeaseTTLTooLarge):
+		return rpctypes.ErrGRPCLeaseTTLTooLarge
+	}
+	var ae *actorError
+	if errors.As(err, &ae) {
+		return codeError(ae.code, ae.msg)
+	}
+	if _, ok := status.FromError(err); ok {
+		return err
+	}
+	return status.Error(codes.Unknown, err.Error())
+}
+
+func codeError(code cairnpb.ErrorCode, msg string) error {
+	switch code {
+	case cairnpb.ErrorCode_ERROR_CODE_NO_LEADER:
+		return rpctypes.ErrGRPCNoLeader
+	case cairnpb.ErrorCode_ERROR_CODE_TIMEOUT:
+		return rpctypes.ErrGRPCTimeout
+	case cairnpb.ErrorCode_ERROR_CODE_TOO_MANY_REQUESTS:
+		return rpctypes.ErrGRPCRequestTooManyRequests
+	case cairnpb.ErrorCode_ERROR_CODE_COMPACTED:
+		return rpctypes.ErrGRPCCompacted
+	case cairnpb.ErrorCode_ERROR_CODE_FUTURE_REV:
+		return rpctypes.ErrGRPCFutureRev
+	case cairnpb.ErrorCode_ERROR_CODE_KEY_NOT_FOUND:
+		return rpctypes.ErrGRPCKeyNotFound
+	case cairnpb.ErrorCode_ERROR_CODE_LEASE_NOT_FOUND:
+		return rpctypes.ErrGRPCLeaseNotFound
+	case cairnpb.ErrorCode_ERROR_CODE_LEASE_EXISTS:
+		return rpctypes.ErrGRPCLeaseExist
+	case cairnpb.ErrorCode_ERROR_CODE_STOPPED:
+		return rpctypes.ErrGRPCStopped
+	case cairnpb.ErrorCode_ERROR_CODE_LEADER_CHANGED:
+		return rpctypes.ErrGRPCLeaderChanged
+	case cairnpb.ErrorCode_ERROR_CODE_REQUEST_TOO_LARGE:
+		return rpctypes.ErrGRPCRequestTooLarge
+	}
+	return status.Error(codes.Internal, "etcdserver: "+msg)
+}
+
+// actorError is an error an actor reported in a Result or ReadIndexResult.
+type actorError struct {
+	code cairnpb.ErrorCode
+	msg  string
+}
+
+func (e *actorError) Error() string { return e.msg }
+
+func fromProto(e *cairnpb.Error) error {
+	if e == nil {
+		return nil
+	}
+	return &actorError{code: e.GetCode(), msg: e.GetMessage()}
+}

@@ -1,0 +1,139 @@
+package frontdoor
+
+import (
+	"context"
+
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+
+	"github.com/cairnkv/cairn/proto/cairnpb"
+	"github.com/cairnkv/cairn/storage/mvcc"
+)
+
+type kvServer struct {
+	pb.UnimplementedKVServer
+	s *Server
+}
+
+func (k *kvServer) Range(ctx context.Context, r *pb.RangeRequest) (*pb.RangeResponse, error) {
+	if err := checkRange(r); err != nil {
+		return nil, err
+	}
+	var resp *pb.RangeResponse
+	err := k.s.read(ctx, r.GetSerializable(), func(v *mvcc.ReadView) (err error) {
+		resp, err = v.Range(r)
+		return err
+	})
+	if err != nil {
+		return nil, grpcError(err)
+	}
+	k.s.fill(resp.Header)
+	return resp, nil
+}
+
+func (k *kvServer) Put(ctx context.Context, r *pb.PutRequest) (*pb.PutResponse, error) {
+	if err := checkPut(r); err != nil {
+		return nil, err
+	}
+	res, err := k.s.propose(ctx, &pb.InternalRaftRequest{Put: r})
+	if err != nil {
+		return nil, grpcError(err)
+	}
+	resp := res.GetPut()
+	k.s.fill(resp.Header)
+	return resp, nil
+}
+
+func (k *kvServer) DeleteRange(ctx context.Context, r *pb.DeleteRangeRequest) (*pb.DeleteRangeResponse, error) {
+	if err := checkDelete(r); err != nil {
+		return nil, err
+	}
+	res, err := k.s.propose(ctx, &pb.InternalRaftRequest{DeleteRange: r})
+	if err != nil {
+		return nil, grpcError(err)
+	}
+	resp := res.GetDeleteRange()
+	k.s.fill(resp.Header)
+	return resp, nil
+}
+
+func (k *kvServer) Txn(ctx context.Context, r *pb.TxnRequest) (*pb.TxnResponse, error) {
+	if err := checkTxn(r, k.s.cfg.MaxTxnOps); err != nil {
+		return nil, err
+	}
+	var resp *pb.TxnResponse
+	if mvcc.IsReadOnlyTxn(r) {
+		// A txn that writes nothing is a read: served locally after a read
+		// index, as etcd does, unless every range in it is serializable.
+		err := k.s.read(ctx, isSerializableTxn(r), func(v *mvcc.ReadView) (err error) {
+			resp, err = v.Txn(r)
+			return err
+		})
+		if err != nil {
+			return nil, grpcError(err)
+		}
+	} else {
+		res, err := k.s.propose(ctx, &pb.InternalRaftRequest{Txn: r})
+		if err != nil {
+			return nil, grpcError(err)
+		}
+		resp = res.GetTxn()
+	}
+	k.s.fill(resp.Header)
+	return resp, nil
+}
+
+func (k *kvServer) Compact(ctx context.Context, r *pb.CompactionRequest) (*pb.CompactionResponse, error) {
+	res, err := k.s.propose(ctx, &pb.InternalRaftRequest{Compaction: r})
+	if err != nil {
+		return nil, grpcError(err)
+	}
+	if r.GetPhysical() && k.s.cfg.Compactor != nil {
+		// etcd answers a physical compaction once the history is gone.
+		if _, err := k.s.askCompacted(ctx, r.GetRevision()); err != nil {
+			return nil, grpcError(err)
+		}
+	}
+	resp := res.GetCompaction()
+	if resp.Header == nil {
+		resp.Header = &pb.ResponseHeader{}
+	}
+	k.s.fill(resp.Header)
+	return resp, nil
+}
+
+// read runs fn on a view of the store, after a read index unless the read is
+// serializable.
+func (s *Server) read(ctx context.Context, serializable bool, fn func(*mvcc.ReadView) error) error {
+	if !serializable {
+		if err := s.linearize(ctx); err != nil {
+			return err
+		}
+	}
+	v := s.cfg.Store.Read()
+	defer v.Close()
+	return fn(v)
+}
+
+// isSerializableTxn reports whether every range of a read-only txn is
+// serializable (etcd's isTxnSerializable).
+func isSerializableTxn(r *pb.TxnRequest) bool {
+	for _, branch := range [][]*pb.RequestOp{r.GetSuccess(), r.GetFailure()} {
+		for _, op := range branch {
+			if rr := op.GetRequestRange(); rr == nil || !rr.GetSerializable() {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func (s *Server) askCompacted(ctx context.Context, rev int64) (*cairnpb.Compacted, error) {
+	m, err := s.ask(ctx, func(w replyTarget) {
+		s.cfg.System.Root.RequestWithCustomSender(s.cfg.Compactor, &cairnpb.WaitCompacted{Revision: rev}, w.PID())
+	})
+	if err != nil {
+		return nil, err
+	}
+	c, _ := m.(*cairnpb.Compacted)
+	return c, nil
+}

@@ -1,0 +1,147 @@
+package frontdoor
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	"go.etcd.io/etcd/api/v3/membershippb"
+	"google.golang.org/grpc"
+
+	"github.com/cairnkv/cairn/raftactor"
+	"github.com/cairnkv/cairn/storage/mvcc"
+)
+
+// Config of the front door.
+type Config struct {
+	System *actor.ActorSystem
+	// Raft, ReadIndex and Compactor are the member's actors.
+	Raft, ReadIndex, Compactor *actor.PID
+	Store                      *mvcc.Store
+	Board                      *raftactor.Board
+
+	MemberID, ClusterID uint64
+	// Incarnation names this run of the member in proposals' origins.
+	Incarnation uint64
+
+	// MaxRequestBytes bounds an encoded request. Default 1.5 MiB.
+	MaxRequestBytes int
+	// MaxTxnOps bounds the operations of one txn branch. Default 128.
+	MaxTxnOps int
+	// RequestTimeout bounds every wait for raft or apply. Default 7s (etcd's
+	// 5s plus two election timeouts).
+	RequestTimeout time.Duration
+	// ElectionTimeout is how long a request waits for a leader before
+	// failing with "no leader". Default 1s.
+	ElectionTimeout time.Duration
+
+	// Members lists the cluster's members (for MemberList).
+	Members func() ([]*pb.Member, error)
+	// DBSize returns the bytes the storage engine uses on disk.
+	DBSize func() int64
+	// Version is the etcd API version reported by Maintenance.Status.
+	Version string
+	Logger  *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	if c.MaxRequestBytes == 0 {
+		c.MaxRequestBytes = 3 << 19 // 1.5 MiB, as etcd
+	}
+	if c.MaxTxnOps == 0 {
+		c.MaxTxnOps = 128
+	}
+	if c.RequestTimeout == 0 {
+		c.RequestTimeout = 7 * time.Second
+	}
+	if c.ElectionTimeout == 0 {
+		c.ElectionTimeout = time.Second
+	}
+	if c.Version == "" {
+		c.Version = APIVersion
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.DBSize == nil {
+		c.DBSize = func() int64 { return 0 }
+	}
+	return c
+}
+
+// APIVersion is the etcd version whose API Cairn serves. Clients read it from
+// Maintenance.Status to decide which features they may use.
+const APIVersion = "3.7.3"
+
+// GRPCOverheadBytes is the gRPC framing allowed above MaxRequestBytes, as
+// etcd allows, so that an oversized request is refused with etcd's "request
+// is too large" rather than gRPC's own error.
+const GRPCOverheadBytes = 512 << 10
+
+// Server implements etcd's KV, Maintenance and Cluster services.
+type Server struct {
+	cfg    Config
+	nextID atomic.Uint64
+}
+
+// New returns a front door.
+func New(cfg Config) (*Server, error) {
+	cfg = cfg.withDefaults()
+	switch {
+	case cfg.System == nil || cfg.Raft == nil || cfg.ReadIndex == nil:
+		return nil, errors.New("frontdoor: System, Raft and ReadIndex are required")
+	case cfg.Store == nil || cfg.Board == nil:
+		return nil, errors.New("frontdoor: Store and Board are required")
+	case cfg.MemberID == 0:
+		return nil, errors.New("frontdoor: MemberID must not be zero")
+	}
+	return &Server{cfg: cfg}, nil
+}
+
+// ServerOptions returns the gRPC server options the front door needs: a
+// receive limit that lets requests up to MaxRequestBytes through.
+func (s *Server) ServerOptions() []grpc.ServerOption {
+	return []grpc.ServerOption{
+		grpc.MaxRecvMsgSize(s.cfg.MaxRequestBytes + GRPCOverheadBytes),
+		grpc.MaxSendMsgSize(1<<31 - 1),
+	}
+}
+
+// Register registers the front door's services on g.
+func (s *Server) Register(g *grpc.Server) {
+	pb.RegisterKVServer(g, &kvServer{s: s})
+	pb.RegisterMaintenanceServer(g, &maintenanceServer{s: s})
+	pb.RegisterClusterServer(g, &clusterServer{s: s})
+}
+
+func (s *Server) header(rev int64) *pb.ResponseHeader {
+	h := &pb.ResponseHeader{Revision: rev}
+	s.fill(h)
+	return h
+}
+
+// fill completes a response header as etcd does: cluster and member IDs, the
+// current raft term, and the store's revision if the response has none.
+func (s *Server) fill(h *pb.ResponseHeader) {
+	h.ClusterId = s.cfg.ClusterID
+	h.MemberId = s.cfg.MemberID
+	h.RaftTerm = s.cfg.Board.Load().Term
+	if h.Revision == 0 {
+		h.Revision = s.cfg.Store.Rev()
+	}
+}
+
+// Publish records this member's name and client URLs in the cluster's
+// membership through raft, as etcd does when a member starts, so that
+// MemberList shows the URLs the member serves now.
+func (s *Server) Publish(ctx context.Context, name string, clientURLs []string) error {
+	_, err := s.propose(ctx, &pb.InternalRaftRequest{ClusterMemberAttrSet: &membershippb.ClusterMemberAttrSetRequest{
+		Member_ID:        s.cfg.MemberID,
+		MemberAttributes: &membershippb.Attributes{Name: name, ClientUrls: clientURLs},
+	}})
+	return err
+}

@@ -1,0 +1,121 @@
+package frontdoor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/cairnkv/cairn/actors/reply"
+	"github.com/cairnkv/cairn/proto/cairnpb"
+)
+
+var (
+	errNoLeader = &actorError{code: cairnpb.ErrorCode_ERROR_CODE_NO_LEADER, msg: "no leader"}
+	errTimeout  = &actorError{code: cairnpb.ErrorCode_ERROR_CODE_TIMEOUT, msg: "request timed out"}
+	errTooLarge = &actorError{code: cairnpb.ErrorCode_ERROR_CODE_REQUEST_TOO_LARGE, msg: "request is too large"}
+)
+
+// waitLeader returns once a leader is known, or errNoLeader after an election
+// timeout without one.
+func (s *Server) waitLeader(ctx context.Context) error {
+	var timer *time.Timer
+	for {
+		changed := s.cfg.Board.LeaderChanged()
+		if s.cfg.Board.Load().Lead != 0 {
+			return nil
+		}
+		if timer == nil {
+			timer = time.NewTimer(s.cfg.ElectionTimeout)
+			defer timer.Stop()
+		}
+		select {
+		case <-changed:
+		case <-timer.C:
+			return errNoLeader
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// ask sends msg to an actor and waits for its answer, within the request
+// timeout. A wait that outlives the timeout (not the client's context) is
+// etcd's "request timed out".
+func (s *Server) ask(ctx context.Context, send func(w replyTarget)) (any, error) {
+	w := reply.New(s.cfg.System)
+	tctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+	defer cancel()
+	send(w)
+	m, err := w.Wait(tctx)
+	if err != nil {
+		if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			return nil, errTimeout
+		}
+		return nil, err
+	}
+	return m, nil
+}
+
+// propose proposes r through raft and returns the apply actor's result.
+func (s *Server) propose(ctx context.Context, r *pb.InternalRaftRequest) (*cairnpb.Result, error) {
+	if size := proto.Size(r); size > s.cfg.MaxRequestBytes {
+		return nil, errTooLarge
+	}
+	if err := s.waitLeader(ctx); err != nil {
+		return nil, err
+	}
+	m, err := s.ask(ctx, func(w replyTarget) {
+		p := &cairnpb.Proposal{
+			Id: s.nextID.Add(1),
+			Origin: &cairnpb.Origin{
+				MemberId:    s.cfg.MemberID,
+				Incarnation: s.cfg.Incarnation,
+				Waiter:      w.PID().GetId(),
+			},
+			Request: r,
+		}
+		data, err := proto.Marshal(p)
+		if err != nil {
+			// Marshaling a valid message cannot fail; answer the waiter so
+			// that the caller sees the error at once.
+			s.cfg.System.Root.Send(w.PID(), &cairnpb.Result{Error: &cairnpb.Error{
+				Code: cairnpb.ErrorCode_ERROR_CODE_INTERNAL, Message: err.Error()}})
+			return
+		}
+		s.cfg.System.Root.RequestWithCustomSender(s.cfg.Raft, &cairnpb.Propose{Data: data}, w.PID())
+	})
+	if err != nil {
+		return nil, err
+	}
+	res, ok := m.(*cairnpb.Result)
+	if !ok {
+		return nil, fmt.Errorf("frontdoor: unexpected answer %T to a proposal", m)
+	}
+	if err := fromProto(res.GetError()); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// linearize returns once every write committed before the call is applied
+// locally, so that a read of the store that follows is linearizable.
+func (s *Server) linearize(ctx context.Context) error {
+	m, err := s.ask(ctx, func(w replyTarget) {
+		s.cfg.System.Root.RequestWithCustomSender(s.cfg.ReadIndex, &cairnpb.ReadIndexRequest{}, w.PID())
+	})
+	if err != nil {
+		return err
+	}
+	res, ok := m.(*cairnpb.ReadIndexResult)
+	if !ok {
+		return fmt.Errorf("frontdoor: unexpected answer %T to a read index request", m)
+	}
+	return fromProto(res.GetError())
+}
+
+// replyTarget is where an actor sends its answer.
+type replyTarget = *reply.Waiter

@@ -1,0 +1,365 @@
+package cairn
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	"go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/cairnkv/cairn/actors/apply"
+	"github.com/cairnkv/cairn/actors/compactor"
+	"github.com/cairnkv/cairn/actors/node"
+	"github.com/cairnkv/cairn/actors/readindex"
+	"github.com/cairnkv/cairn/frontdoor"
+	"github.com/cairnkv/cairn/proto/cairnpb"
+	"github.com/cairnkv/cairn/raftactor"
+	"github.com/cairnkv/cairn/storage"
+	"github.com/cairnkv/cairn/storage/mvcc"
+	"github.com/cairnkv/cairn/storage/raftlog"
+)
+
+// Node is a running member.
+type Node struct {
+	cfg    Config
+	system *actor.ActorSystem
+	pid    *actor.PID
+	engine *storage.Engine
+	store  *mvcc.Store
+	board  *raftactor.Board
+	front  *frontdoor.Server
+	id     *cairnpb.Identity
+
+	pendingReads atomic.Int64 // reads waiting in the read-index actor
+
+	grpcOnce sync.Once
+	grpc     *grpc.Server
+
+	stopOnce sync.Once
+	stopping chan struct{} // closed when Stop begins
+	ready    chan struct{} // closed once the member's attributes are published
+	done     chan struct{} // closed when the member's actors have stopped
+	err      error         // why they stopped; set before done is closed
+}
+
+// Start opens (or creates) the member's data and starts its actors in system.
+func Start(system *actor.ActorSystem, cfg Config) (*Node, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("cairn: create data dir: %w", err)
+	}
+	so := cfg.Storage
+	if so.Logger == nil {
+		so.Logger = cfg.Logger
+	}
+	engine, err := storage.Open(filepath.Join(cfg.DataDir, "pebble"), so)
+	if err != nil {
+		return nil, err
+	}
+	n, err := start(system, cfg, engine)
+	if err != nil {
+		engine.Close()
+		return nil, err
+	}
+	return n, nil
+}
+
+func start(system *actor.ActorSystem, cfg Config, engine *storage.Engine) (*Node, error) {
+	id, err := identity(engine, cfg)
+	if err != nil {
+		return nil, err
+	}
+	store, err := mvcc.Open(engine.DB)
+	if err != nil {
+		return nil, err
+	}
+	log, err := raftlog.Open(engine.DB, raftlog.Options{})
+	if err != nil {
+		return nil, err
+	}
+	peers, err := bootstrapPeers(cfg, id, log)
+	if err != nil {
+		return nil, err
+	}
+	logger := cfg.Logger.With("member", cfg.Name)
+	n := &Node{
+		cfg:      cfg,
+		system:   system,
+		engine:   engine,
+		store:    store,
+		board:    raftactor.NewBoard(id.GetMemberId()),
+		id:       id,
+		done:     make(chan struct{}),
+		stopping: make(chan struct{}),
+		ready:    make(chan struct{}),
+	}
+	incarnation := randomUint64()
+
+	compactorProps, err := compactor.Props(compactor.Config{Store: store, Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	rc := cfg.Raft
+	rc.ID = id.GetMemberId()
+	rc.Log = log
+	rc.Peers = peers
+	rc.Board = n.board
+	rc.Logger = logger
+	rc.Recover = func() (uint64, *raftpb.ConfState, error) { return apply.Recover(store) }
+
+	props := node.Props(node.Config{
+		Apply: apply.Config{
+			Store: store, Log: log, MemberID: id.GetMemberId(), Incarnation: incarnation,
+			Compactor: compactorProps, Logger: logger,
+		},
+		Raft: rc,
+		ReadIndex: readindex.Config{
+			Incarnation:  incarnation,
+			Timeout:      cfg.RequestTimeout,
+			RoundTimeout: rc.ElectionTimeout(),
+			Pending:      &n.pendingReads,
+		},
+		OnStop: n.stopped,
+	})
+	n.pid, err = system.Root.SpawnNamed(props, cfg.ActorName)
+	if err != nil {
+		return nil, fmt.Errorf("cairn: spawn member: %w", err)
+	}
+	applyPID := node.ChildPID(n.pid, node.ApplyName)
+	n.front, err = frontdoor.New(frontdoor.Config{
+		System:          system,
+		Raft:            node.ChildPID(n.pid, node.RaftName),
+		ReadIndex:       node.ChildPID(n.pid, node.ReadIndexName),
+		Compactor:       node.ChildPID(applyPID, apply.CompactorName),
+		Store:           store,
+		Board:           n.board,
+		MemberID:        id.GetMemberId(),
+		ClusterID:       id.GetClusterId(),
+		Incarnation:     incarnation,
+		MaxRequestBytes: cfg.MaxRequestBytes,
+		MaxTxnOps:       cfg.MaxTxnOps,
+		RequestTimeout:  cfg.RequestTimeout,
+		ElectionTimeout: rc.ElectionTimeout(),
+		Members:         n.members,
+		DBSize:          engine.DiskUsage,
+		Logger:          logger,
+	})
+	if err != nil {
+		system.Root.Stop(n.pid)
+		<-n.done
+		return nil, err
+	}
+	go n.publish(logger)
+	logger.Info("member started", "id", fmt.Sprintf("%x", id.GetMemberId()),
+		"cluster-id", fmt.Sprintf("%x", id.GetClusterId()), "data-dir", cfg.DataDir)
+	return n, nil
+}
+
+// publish records the member's current name and client URLs in the cluster
+// membership if they differ from what is recorded, retrying until it succeeds
+// or the member stops.
+func (n *Node) publish(logger *slog.Logger) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-n.done:
+		case <-n.stopping:
+		}
+		cancel()
+	}()
+	for ctx.Err() == nil {
+		if n.published() {
+			close(n.ready)
+			return
+		}
+		err := n.front.Publish(ctx, n.cfg.Name, n.cfg.AdvertiseClientURLs)
+		if err == nil {
+			close(n.ready)
+			return
+		}
+		if ctx.Err() == nil {
+			logger.Warn("cannot publish member attributes yet", "error", err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+		}
+	}
+}
+
+// published reports whether the membership records the member's name and
+// client URLs as configured.
+func (n *Node) published() bool {
+	ms, err := n.members()
+	if err != nil {
+		return false
+	}
+	for _, m := range ms {
+		if m.ID == n.ID() {
+			return m.Name == n.cfg.Name && slices.Equal(m.ClientURLs, n.cfg.AdvertiseClientURLs)
+		}
+	}
+	return false
+}
+
+// identity returns the member's recorded identity, recording it on first
+// start.
+func identity(engine *storage.Engine, cfg Config) (*cairnpb.Identity, error) {
+	id, ok, err := engine.LoadIdentity()
+	if err != nil || ok {
+		return id, err
+	}
+	mid := memberID(cfg.AdvertisePeerURLs, cfg.InitialClusterToken)
+	id = &cairnpb.Identity{Name: cfg.Name, MemberId: mid, ClusterId: clusterID([]uint64{mid})}
+	return id, engine.SaveIdentity(id)
+}
+
+// bootstrapPeers returns the members to bootstrap raft with when the log is
+// empty: this member alone.
+func bootstrapPeers(cfg Config, id *cairnpb.Identity, log *raftlog.Log) ([]raft.Peer, error) {
+	if last, err := log.LastIndex(); err != nil || last > 0 {
+		return nil, err
+	}
+	ctx, err := proto.Marshal(&cairnpb.Member{
+		Id:         id.GetMemberId(),
+		Name:       cfg.Name,
+		PeerUrls:   cfg.AdvertisePeerURLs,
+		ClientUrls: cfg.AdvertiseClientURLs,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return []raft.Peer{{ID: id.GetMemberId(), Context: ctx}}, nil
+}
+
+func randomUint64() uint64 {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand does not fail on supported platforms
+	}
+	return binary.BigEndian.Uint64(b[:])
+}
+
+// members lists the members as the state machine records them.
+func (n *Node) members() ([]*pb.Member, error) {
+	v := n.store.Read()
+	defer v.Close()
+	ms, err := apply.Members(v)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*pb.Member, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, &pb.Member{
+			ID: m.GetId(), Name: m.GetName(), PeerURLs: m.GetPeerUrls(),
+			ClientURLs: m.GetClientUrls(), IsLearner: m.GetIsLearner(),
+		})
+	}
+	return out, nil
+}
+
+// ID returns the member's ID.
+func (n *Node) ID() uint64 { return n.id.GetMemberId() }
+
+// ClusterID returns the cluster's ID.
+func (n *Node) ClusterID() uint64 { return n.id.GetClusterId() }
+
+// Status returns the raft actor's last published status.
+func (n *Node) Status() raftactor.Status { return n.board.Load() }
+
+// PendingReads returns the number of linearizable reads waiting for a read
+// index.
+func (n *Node) PendingReads() int64 { return n.pendingReads.Load() }
+
+// PID returns the member's supervisor actor. Its children are named in
+// package actors/node.
+func (n *Node) PID() *actor.PID { return n.pid }
+
+// Register registers etcd's services on g, which must have been created
+// with ServerOptions.
+func (n *Node) Register(g *grpc.Server) { n.front.Register(g) }
+
+// ServerOptions returns the gRPC options the member's services need.
+func (n *Node) ServerOptions() []grpc.ServerOption { return n.front.ServerOptions() }
+
+// Serve serves etcd's API on l until Stop. It may be called for several
+// listeners.
+func (n *Node) Serve(l net.Listener) error {
+	n.grpcOnce.Do(func() {
+		n.grpc = grpc.NewServer(n.ServerOptions()...)
+		n.Register(n.grpc)
+	})
+	err := n.grpc.Serve(l)
+	if errors.Is(err, grpc.ErrServerStopped) {
+		return nil
+	}
+	return err
+}
+
+// Ready is closed once the member has joined the cluster's raft and
+// published its name and client URLs, as etcd's ReadyNotify: from then on
+// MemberList shows it as it is configured now.
+func (n *Node) Ready() <-chan struct{} { return n.ready }
+
+// Done is closed when the member has stopped, by Stop or by failure.
+func (n *Node) Done() <-chan struct{} { return n.done }
+
+// Err returns why the member stopped (nil for Stop) once Done is closed.
+func (n *Node) Err() error {
+	<-n.done
+	return n.err
+}
+
+func (n *Node) stopped(err error) {
+	n.err = err
+	close(n.done)
+}
+
+// Stop stops serving, stops the member's actors and closes its storage. It
+// returns once everything is closed.
+func (n *Node) Stop() error {
+	var err error
+	n.stopOnce.Do(func() {
+		close(n.stopping)
+		if n.grpc != nil {
+			stopGRPC(n.grpc, 5*time.Second)
+		}
+		n.system.Root.Stop(n.pid)
+		<-n.done
+		err = n.engine.Close()
+	})
+	return err
+}
+
+// stopGRPC lets in-flight calls finish for up to grace, then cuts the rest.
+func stopGRPC(g *grpc.Server, grace time.Duration) {
+	done := make(chan struct{})
+	go func() {
+		g.GracefulStop()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(grace):
+		g.Stop()
+	}
+}

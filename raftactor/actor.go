@@ -1,0 +1,189 @@
+package raftactor
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/scheduler"
+	"go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/cairnkv/cairn/proto/cairnpb"
+)
+
+// Props returns the props of a raft actor. The caller chooses the supervisor.
+func Props(cfg Config) (*actor.Props, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return actor.PropsFromProducer(func() actor.Actor { return &raftActor{cfg: cfg} }), nil
+}
+
+type raftActor struct {
+	cfg Config
+	rn  *raft.RawNode
+
+	stopTicks   scheduler.CancelFunc
+	readyQueued bool // a RaftReady is in the mailbox
+
+	// persisted is the last hard state written to the log, to tell whether
+	// the next one must be synced.
+	persisted *raftpb.HardState
+	// readIndexTo is the read-index actor, learnt from its requests.
+	readIndexTo *actor.PID
+
+	status Status
+}
+
+func (a *raftActor) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		a.start(ctx)
+	case *actor.Stopping, *actor.Restarting:
+		a.stop()
+	case *cairnpb.RaftReady:
+		a.readyQueued = false
+		a.handleReady(ctx)
+	case *cairnpb.Tick:
+		a.rn.Tick()
+	case *cairnpb.Propose:
+		a.propose(ctx, m)
+	case *raftpb.Message:
+		a.step(m)
+		if m.GetType() == raftpb.MsgStorageApplyResp {
+			a.maybeCampaign()
+		}
+	case *cairnpb.ReadIndexRound:
+		a.readIndex(ctx, m)
+	case *cairnpb.ApplyConfChange:
+		a.applyConfChange(m)
+	}
+	if a.rn != nil && !a.readyQueued && a.rn.HasReady() {
+		a.readyQueued = true
+		ctx.Send(ctx.Self(), &cairnpb.RaftReady{})
+	}
+}
+
+func (a *raftActor) start(ctx actor.Context) {
+	applied, cs, err := a.cfg.Recover()
+	if err != nil {
+		panic(fmt.Errorf("raftactor: recover state machine: %w", err))
+	}
+	log := a.cfg.Log
+	log.SetConfState(cs)
+	hs, _, err := log.InitialState()
+	if err != nil {
+		panic(fmt.Errorf("raftactor: read hard state: %w", err))
+	}
+	// The state machine may be ahead of the persisted commit index: the
+	// commit index is written without sync, and after a crash the apply of
+	// an entry may survive while the hard state that committed it did not.
+	// Applied entries are committed, so the commit index can be raised.
+	if hs.GetCommit() < applied {
+		hs = &raftpb.HardState{Term: proto.Uint64(hs.GetTerm()), Vote: proto.Uint64(hs.GetVote()), Commit: proto.Uint64(applied)}
+		if err := log.Append(hs, nil, true); err != nil {
+			panic(fmt.Errorf("raftactor: raise commit index to applied: %w", err))
+		}
+	}
+	a.persisted = hs
+
+	rn, err := raft.NewRawNode(a.cfg.raftConfig(applied))
+	if err != nil {
+		panic(fmt.Errorf("raftactor: start raft: %w", err))
+	}
+	a.rn = rn
+	if last, _ := log.LastIndex(); last == 0 && len(a.cfg.Peers) > 0 {
+		if err := rn.Bootstrap(a.cfg.Peers); err != nil {
+			panic(fmt.Errorf("raftactor: bootstrap: %w", err))
+		}
+	}
+	a.maybeCampaign()
+	a.status = Status{ID: a.cfg.ID}
+	a.publish()
+	a.stopTicks = scheduler.NewTimerScheduler(ctx).SendRepeatedly(
+		a.cfg.TickInterval, a.cfg.TickInterval, ctx.Self(), &cairnpb.Tick{})
+}
+
+// maybeCampaign starts an election at once when this member is the only
+// voter and has no leader: a single member need not wait an election timeout
+// to lead. Raft refuses to campaign while conf changes are committed but not
+// applied, so it waits until everything committed is applied (at bootstrap,
+// the conf change that makes this member a voter).
+func (a *raftActor) maybeCampaign() {
+	bs := a.rn.BasicStatus()
+	if bs.Lead != raft.None || bs.Applied < bs.GetCommit() {
+		return
+	}
+	voters := a.rn.Status().Config.Voters.IDs()
+	if _, ok := voters[a.cfg.ID]; ok && len(voters) == 1 {
+		_ = a.rn.Campaign()
+	}
+}
+
+func (a *raftActor) stop() {
+	if a.stopTicks != nil {
+		a.stopTicks()
+		a.stopTicks = nil
+	}
+}
+
+func (a *raftActor) propose(ctx actor.Context, m *cairnpb.Propose) {
+	err := a.rn.Propose(m.GetData())
+	if err == nil {
+		return
+	}
+	code := cairnpb.ErrorCode_ERROR_CODE_INTERNAL
+	if errors.Is(err, raft.ErrProposalDropped) {
+		// Raft drops a proposal when no leader is known, while leadership
+		// moves, or when the leader's uncommitted entries are over budget.
+		code = cairnpb.ErrorCode_ERROR_CODE_NO_LEADER
+		if a.rn.BasicStatus().Lead != raft.None {
+			code = cairnpb.ErrorCode_ERROR_CODE_TOO_MANY_REQUESTS
+		}
+	}
+	if ctx.Sender() != nil {
+		ctx.Respond(&cairnpb.Result{Error: &cairnpb.Error{Code: code, Message: err.Error()}})
+	}
+}
+
+func (a *raftActor) step(m *raftpb.Message) {
+	err := a.rn.Step(m)
+	if err != nil && !errors.Is(err, raft.ErrStepPeerNotFound) && !errors.Is(err, raft.ErrStepLocalMsg) {
+		a.cfg.Logger.Debug("raft refused a message", "type", m.GetType().String(), "from", m.GetFrom(), "error", err)
+	}
+}
+
+func (a *raftActor) readIndex(ctx actor.Context, m *cairnpb.ReadIndexRound) {
+	a.readIndexTo = ctx.Sender()
+	// Raft silently drops a read index request when no leader is known;
+	// answer at once instead of letting the round wait for its deadline.
+	if a.rn.BasicStatus().Lead == raft.None {
+		ctx.Send(a.readIndexTo, &cairnpb.ReadIndexFailed{
+			Context: m.GetContext(),
+			Error:   &cairnpb.Error{Code: cairnpb.ErrorCode_ERROR_CODE_NO_LEADER, Message: "no leader"},
+		})
+		return
+	}
+	a.rn.ReadIndex(m.GetContext())
+}
+
+func (a *raftActor) applyConfChange(m *cairnpb.ApplyConfChange) {
+	var cc raftpb.ConfChangeI
+	if m.GetV2() {
+		v2 := &raftpb.ConfChangeV2{}
+		if err := proto.Unmarshal(m.GetData(), v2); err != nil {
+			panic(fmt.Errorf("raftactor: decode conf change: %w", err))
+		}
+		cc = v2
+	} else {
+		v1 := &raftpb.ConfChange{}
+		if err := proto.Unmarshal(m.GetData(), v1); err != nil {
+			panic(fmt.Errorf("raftactor: decode conf change: %w", err))
+		}
+		cc = v1
+	}
+	a.rn.ApplyConfChange(cc)
+}

@@ -1,0 +1,34 @@
+// Package raftactor is the actor that owns a member's raft.RawNode: the only
+// code that reads or changes raft state. RawNode is not safe for concurrent
+// use; the actor's mailbox is its lock.
+//
+// Raft runs with AsyncStorageWrites, so every storage step is a message:
+//
+//  1. Tick (from the actor's own timer), Propose (from the front door),
+//     raftpb.Message (from peers, and the apply actor's MsgStorageApplyResp),
+//     ReadIndexRound (from the read-index actor) and ApplyConfChange (from the
+//     apply actor) are stepped into raft.
+//  2. After a message leaves raft with work to do, the actor sends itself
+//     RaftReady; messages already queued are stepped before it arrives, so one
+//     Ready, and one synced pebble write, covers them all (group commit).
+//  3. On RaftReady: committed entries go to the apply actor as
+//     MsgStorageApply; messages for peers go to the transport; entries and the
+//     hard state are appended to storage/raftlog in one synced batch, after
+//     which the append's responses are stepped (local) or sent (peers);
+//     ReadStates go to the read-index actor.
+//
+// Invariants:
+//
+//  1. Nothing is sent to a peer that depends on a local write before that
+//     write is synced: raft puts such messages in the append's responses.
+//  2. Raft's memory is bounded by its byte limits (MaxSizePerMsg,
+//     MaxInflightBytes, MaxUncommittedEntriesSize, MaxCommittedSizePerReady):
+//     raft stops handing out committed entries while the apply actor has more
+//     than MaxCommittedSizePerReady bytes unacknowledged.
+//  3. After a restart (of the actor or the process) raft resumes from the
+//     raft log and the state machine's applied index; the apply actor ignores
+//     entries it already applied, so re-delivered entries are harmless.
+//
+// The actor publishes its view of the cluster (term, leader, commit index) on
+// a Board that other goroutines read without messaging the actor.
+package raftactor
