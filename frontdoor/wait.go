@@ -62,7 +62,7 @@ func (s *Server) ask(ctx context.Context, send func(w replyTarget)) (any, error)
 
 // propose proposes r through raft and returns the apply actor's result.
 func (s *Server) propose(ctx context.Context, r *pb.InternalRaftRequest) (*cairnpb.Result, error) {
-	if size := proto.Size(r); size > s.cfg.MaxRequestBytes {
+	if size := proto.Size(r) + etcdHeaderBytes(s.cfg.MemberID); size > s.cfg.MaxRequestBytes {
 		return nil, errTooLarge
 	}
 	if err := s.waitLeader(ctx); err != nil {
@@ -99,6 +99,16 @@ func (s *Server) propose(ctx context.Context, r *pb.InternalRaftRequest) (*cairn
 		return nil, err
 	}
 	return res, nil
+}
+
+// etcdHeaderBytes is what etcd's request header adds to an encoded request
+// before etcd compares its size with max-request-bytes: etcd stamps every
+// proposal with an ID (the low 16 bits of the member ID, then 48 bits of
+// time and counter). Counting the same bytes refuses exactly the requests
+// etcd refuses.
+func etcdHeaderBytes(memberID uint64) int {
+	id := uint64(uint16(memberID))<<48 | 1<<47
+	return proto.Size(&pb.InternalRaftRequest{Header: &pb.RequestHeader{ID: id}})
 }
 
 // linearize returns once every write committed before the call is applied

@@ -29,7 +29,8 @@ func memberMetaName(id uint64) string {
 func Recover(store *mvcc.Store) (applied uint64, cs *raftpb.ConfState, err error) {
 	v := store.Read()
 	defer v.Close()
-	applied = store.AppliedIndex()
+	// Both from one view: the conf state as of exactly the applied index.
+	applied = v.AppliedIndex()
 	cs, err = readConfState(v.Meta)
 	return applied, cs, err
 }
