@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/cairnkv/cairn/raftactor"
@@ -28,6 +30,13 @@ type Config struct {
 	// InitialClusterToken distinguishes clusters bootstrapped with the same
 	// URLs. Default "etcd-cluster".
 	InitialClusterToken string
+	// InitialCluster lists the members a new cluster starts with, this one
+	// included. Default: this member alone.
+	InitialCluster []InitialMember
+	// InitialClusterState is ClusterStateNew to bootstrap a new cluster, or
+	// ClusterStateExisting to join one that has already added this member
+	// (MemberAdd). Only the first start reads it. Default ClusterStateNew.
+	InitialClusterState string
 
 	// MaxRequestBytes bounds an encoded client request. Default 1.5 MiB.
 	MaxRequestBytes int
@@ -51,6 +60,43 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// InitialMember is one member of a new cluster.
+type InitialMember struct {
+	Name     string
+	PeerURLs []string
+}
+
+// Cluster states of Config.InitialClusterState, as etcd names them.
+const (
+	ClusterStateNew      = "new"
+	ClusterStateExisting = "existing"
+)
+
+// ParseInitialCluster parses etcd's --initial-cluster syntax:
+// "name1=url1,name1=url2,name2=url3". URLs of one name are grouped, in order.
+func ParseInitialCluster(s string) ([]InitialMember, error) {
+	var out []InitialMember
+	index := map[string]int{}
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		name, u, ok := strings.Cut(part, "=")
+		if !ok || name == "" || u == "" {
+			return nil, fmt.Errorf("cairn: initial cluster entry %q is not name=url", part)
+		}
+		i, ok := index[name]
+		if !ok {
+			i = len(out)
+			index[name] = i
+			out = append(out, InitialMember{Name: name})
+		}
+		out[i].PeerURLs = append(out[i].PeerURLs, u)
+	}
+	return out, nil
+}
+
 func (c Config) withDefaults() Config {
 	if c.Name == "" {
 		c.Name = "default"
@@ -63,6 +109,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.InitialClusterToken == "" {
 		c.InitialClusterToken = "etcd-cluster"
+	}
+	if len(c.InitialCluster) == 0 {
+		c.InitialCluster = []InitialMember{{Name: c.Name, PeerURLs: c.AdvertisePeerURLs}}
+	}
+	if c.InitialClusterState == "" {
+		c.InitialClusterState = ClusterStateNew
 	}
 	if c.MaxRequestBytes == 0 {
 		c.MaxRequestBytes = 3 << 19
@@ -93,6 +145,18 @@ func (c Config) Validate() error {
 			return fmt.Errorf("cairn: invalid URL %q: %w", u, err)
 		}
 	}
+	if c.InitialClusterState != ClusterStateNew && c.InitialClusterState != ClusterStateExisting {
+		return fmt.Errorf("cairn: initial cluster state %q must be %q or %q",
+			c.InitialClusterState, ClusterStateNew, ClusterStateExisting)
+	}
+	self := c.initialSelf()
+	if self == nil {
+		return fmt.Errorf("cairn: initial cluster has no member named %q", c.Name)
+	}
+	if !sameURLs(self.PeerURLs, c.AdvertisePeerURLs) {
+		return fmt.Errorf("cairn: initial cluster gives member %q peer URLs %v, but it advertises %v",
+			c.Name, self.PeerURLs, c.AdvertisePeerURLs)
+	}
 	if c.MaxRequestBytes <= 0 {
 		return errors.New("cairn: max-request-bytes must be positive")
 	}
@@ -104,4 +168,30 @@ func (c Config) Validate() error {
 		return errors.New("cairn: max-txn-ops must be positive")
 	}
 	return c.Storage.Validate()
+}
+
+// initialSelf returns this member's entry in the initial cluster.
+func (c Config) initialSelf() *InitialMember {
+	for i := range c.InitialCluster {
+		if c.InitialCluster[i].Name == c.Name {
+			return &c.InitialCluster[i]
+		}
+	}
+	return nil
+}
+
+// sameURLs compares URL lists as sets, after normalising each URL.
+func sameURLs(a, b []string) bool {
+	norm := func(in []string) []string {
+		out := make([]string, 0, len(in))
+		for _, s := range in {
+			if u, err := url.Parse(s); err == nil {
+				s = u.String()
+			}
+			out = append(out, s)
+		}
+		slices.Sort(out)
+		return out
+	}
+	return slices.Equal(norm(a), norm(b))
 }

@@ -17,15 +17,14 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
-	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/grpc"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/cairnkv/cairn/actors/apply"
 	"github.com/cairnkv/cairn/actors/compactor"
 	"github.com/cairnkv/cairn/actors/node"
 	"github.com/cairnkv/cairn/actors/readindex"
+	"github.com/cairnkv/cairn/actors/transport"
 	"github.com/cairnkv/cairn/frontdoor"
 	"github.com/cairnkv/cairn/proto/cairnpb"
 	"github.com/cairnkv/cairn/raftactor"
@@ -83,7 +82,7 @@ func Start(system *actor.ActorSystem, cfg Config) (*Node, error) {
 }
 
 func start(system *actor.ActorSystem, cfg Config, engine *storage.Engine) (*Node, error) {
-	id, err := identity(engine, cfg)
+	id, seed, err := identity(system, engine, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -95,7 +94,7 @@ func start(system *actor.ActorSystem, cfg Config, engine *storage.Engine) (*Node
 	if err != nil {
 		return nil, err
 	}
-	peers, err := bootstrapPeers(cfg, id, log)
+	peers, err := bootstrapPeers(cfg, log)
 	if err != nil {
 		return nil, err
 	}
@@ -119,6 +118,7 @@ func start(system *actor.ActorSystem, cfg Config, engine *storage.Engine) (*Node
 	}
 	rc := cfg.Raft
 	rc.ID = id.GetMemberId()
+	rc.ClusterID = id.GetClusterId()
 	rc.Log = log
 	rc.Peers = peers
 	rc.Board = n.board
@@ -137,7 +137,15 @@ func start(system *actor.ActorSystem, cfg Config, engine *storage.Engine) (*Node
 			RoundTimeout: rc.ElectionTimeout(),
 			Pending:      &n.pendingReads,
 		},
+		Transport: transport.Config{
+			MemberID:  id.GetMemberId(),
+			ClusterID: id.GetClusterId(),
+			Addresses: func() (map[uint64]string, error) { return addresses(store, seed) },
+			Members:   n.recordedMembers,
+			Logger:    logger,
+		},
 		OnStop: n.stopped,
+		Logger: logger,
 	})
 	n.pid, err = system.Root.SpawnNamed(props, cfg.ActorName)
 	if err != nil {
@@ -186,6 +194,7 @@ func (n *Node) publish(logger *slog.Logger) {
 		}
 		cancel()
 	}()
+	start := time.Now()
 	for ctx.Err() == nil {
 		if n.published() {
 			close(n.ready)
@@ -197,7 +206,13 @@ func (n *Node) publish(logger *slog.Logger) {
 			return
 		}
 		if ctx.Err() == nil {
-			logger.Warn("cannot publish member attributes yet", "error", err)
+			// A new cluster has no leader until a quorum has started:
+			// complain only when that takes long.
+			level := slog.LevelDebug
+			if time.Since(start) > 10*time.Second {
+				level = slog.LevelWarn
+			}
+			logger.Log(ctx, level, "cannot publish member attributes yet", "error", err)
 			select {
 			case <-ctx.Done():
 			case <-time.After(time.Second):
@@ -221,36 +236,6 @@ func (n *Node) published() bool {
 	return false
 }
 
-// identity returns the member's recorded identity, recording it on first
-// start.
-func identity(engine *storage.Engine, cfg Config) (*cairnpb.Identity, error) {
-	id, ok, err := engine.LoadIdentity()
-	if err != nil || ok {
-		return id, err
-	}
-	mid := memberID(cfg.AdvertisePeerURLs, cfg.InitialClusterToken)
-	id = &cairnpb.Identity{Name: cfg.Name, MemberId: mid, ClusterId: clusterID([]uint64{mid})}
-	return id, engine.SaveIdentity(id)
-}
-
-// bootstrapPeers returns the members to bootstrap raft with when the log is
-// empty: this member alone.
-func bootstrapPeers(cfg Config, id *cairnpb.Identity, log *raftlog.Log) ([]raft.Peer, error) {
-	if last, err := log.LastIndex(); err != nil || last > 0 {
-		return nil, err
-	}
-	ctx, err := proto.Marshal(&cairnpb.Member{
-		Id:         id.GetMemberId(),
-		Name:       cfg.Name,
-		PeerUrls:   cfg.AdvertisePeerURLs,
-		ClientUrls: cfg.AdvertiseClientURLs,
-	})
-	if err != nil {
-		return nil, err
-	}
-	return []raft.Peer{{ID: id.GetMemberId(), Context: ctx}}, nil
-}
-
 func randomUint64() uint64 {
 	var b [8]byte
 	if _, err := rand.Read(b[:]); err != nil {
@@ -259,11 +244,16 @@ func randomUint64() uint64 {
 	return binary.BigEndian.Uint64(b[:])
 }
 
-// members lists the members as the state machine records them.
-func (n *Node) members() ([]*pb.Member, error) {
+// recordedMembers lists the members as the state machine records them.
+func (n *Node) recordedMembers() ([]*cairnpb.Member, error) {
 	v := n.store.Read()
 	defer v.Close()
-	ms, err := apply.Members(v)
+	return apply.Members(v)
+}
+
+// members lists the members as etcd's API shows them.
+func (n *Node) members() ([]*pb.Member, error) {
+	ms, err := n.recordedMembers()
 	if err != nil {
 		return nil, err
 	}
@@ -282,6 +272,9 @@ func (n *Node) ID() uint64 { return n.id.GetMemberId() }
 
 // ClusterID returns the cluster's ID.
 func (n *Node) ClusterID() uint64 { return n.id.GetClusterId() }
+
+// Board returns the raft actor's status board.
+func (n *Node) Board() *raftactor.Board { return n.board }
 
 // Status returns the raft actor's last published status.
 func (n *Node) Status() raftactor.Status { return n.board.Load() }

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/cairnkv/cairn"
+	"github.com/cairnkv/cairn/actors/transport/loopback"
 )
 
 // Node is a member started for a test.
@@ -28,6 +29,10 @@ type Node struct {
 	t      testing.TB
 	cfg    cairn.Config
 	system *actor.ActorSystem
+	// net and addr connect the member to the other members of an
+	// in-process cluster; nil for a lone member.
+	net  *loopback.Network
+	addr string
 }
 
 // Option changes the configuration of a test member.
@@ -43,14 +48,20 @@ func Start(t testing.TB, opts ...Option) *Node {
 	}
 	n := &Node{t: t, cfg: cfg}
 	n.start()
+	n.waitReady()
 	t.Cleanup(n.Stop)
 	return n
 }
 
+// start starts the member without waiting for it to be ready (a member of a
+// cluster is ready only once a quorum has started).
 func (n *Node) start() {
 	t := n.t
 	t.Helper()
 	n.system = NewActorSystem(t)
+	if n.net != nil {
+		n.net.Join(n.system, n.addr)
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("listen: %v", err)
@@ -64,14 +75,20 @@ func (n *Node) start() {
 	}
 	n.Node = node
 	go func() { _ = node.Serve(l) }()
-	select {
-	case <-node.Ready():
-	case <-node.Done():
-		t.Fatalf("member stopped while starting: %v", node.Err())
-	case <-time.After(30 * time.Second):
-		t.Fatalf("member not ready after 30s")
-	}
 	n.Client = NewClient(t, n.Endpoint)
+}
+
+// waitReady waits until the member has published itself (see
+// cairn.Node.Ready).
+func (n *Node) waitReady() {
+	n.t.Helper()
+	select {
+	case <-n.Ready():
+	case <-n.Done():
+		n.t.Fatalf("member %s stopped while starting: %v", n.cfg.Name, n.Err())
+	case <-time.After(30 * time.Second):
+		n.t.Fatalf("member %s not ready after 30s", n.cfg.Name)
+	}
 }
 
 // System returns the actor system the member runs in.
@@ -87,6 +104,9 @@ func (n *Node) Stop() {
 		n.t.Errorf("stop member: %v", err)
 	}
 	n.system.Shutdown()
+	if n.net != nil {
+		n.net.Leave(n.addr)
+	}
 	n.Node = nil
 }
 
@@ -96,7 +116,14 @@ func (n *Node) Restart() {
 	n.t.Helper()
 	n.Stop()
 	n.start()
+	n.waitReady()
 }
+
+// Name returns the member's name.
+func (n *Node) Name() string { return n.cfg.Name }
+
+// Address returns the member's actor system address in its cluster.
+func (n *Node) Address() string { return n.addr }
 
 // Ctx returns a context that ends with the test or after a generous timeout.
 func Ctx(t testing.TB) context.Context {

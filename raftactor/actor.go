@@ -51,11 +51,21 @@ func (a *raftActor) Receive(ctx actor.Context) {
 		a.rn.Tick()
 	case *cairnpb.Propose:
 		a.propose(ctx, m)
+	case *cairnpb.ProposeConfChange:
+		a.proposeConfChange(ctx, m)
+	case *cairnpb.TransferLeader:
+		a.rn.TransferLeader(m.GetTo())
+	case *cairnpb.LearnerStatus:
+		a.learnerStatus(ctx, m)
 	case *raftpb.Message:
 		a.step(m)
 		if m.GetType() == raftpb.MsgStorageApplyResp {
 			a.maybeCampaign()
 		}
+	case *cairnpb.RaftBatch:
+		a.receive(m)
+	case *cairnpb.PeerUnreachable:
+		a.rn.ReportUnreachable(m.GetId())
 	case *cairnpb.ReadIndexRound:
 		a.readIndex(ctx, m)
 	case *cairnpb.ApplyConfChange:
@@ -131,7 +141,21 @@ func (a *raftActor) stop() {
 }
 
 func (a *raftActor) propose(ctx actor.Context, m *cairnpb.Propose) {
-	err := a.rn.Propose(m.GetData())
+	a.refused(ctx, a.rn.Propose(m.GetData()))
+}
+
+func (a *raftActor) proposeConfChange(ctx actor.Context, m *cairnpb.ProposeConfChange) {
+	cc := &raftpb.ConfChange{}
+	if err := proto.Unmarshal(m.GetConfChange(), cc); err != nil {
+		a.refused(ctx, err)
+		return
+	}
+	a.refused(ctx, a.rn.ProposeConfChange(cc))
+}
+
+// refused answers the sender of a proposal raft refused at once; nil means
+// raft took it, and the apply actor will answer.
+func (a *raftActor) refused(ctx actor.Context, err error) {
 	if err == nil {
 		return
 	}
@@ -149,10 +173,40 @@ func (a *raftActor) propose(ctx actor.Context, m *cairnpb.Propose) {
 	}
 }
 
+// learnerStatus answers how far a learner has caught up, if this member
+// leads.
+func (a *raftActor) learnerStatus(ctx actor.Context, m *cairnpb.LearnerStatus) {
+	res := &cairnpb.LearnerStatusResult{}
+	st := a.rn.Status()
+	if st.RaftState == raft.StateLeader {
+		res.Leader = true
+		res.LeaderLast = st.Progress[a.cfg.ID].Match
+		if pr, ok := st.Progress[m.GetId()]; ok {
+			res.Known = true
+			res.Match = pr.Match
+		}
+	}
+	if ctx.Sender() != nil {
+		ctx.Respond(res)
+	}
+}
+
 func (a *raftActor) step(m *raftpb.Message) {
 	err := a.rn.Step(m)
 	if err != nil && !errors.Is(err, raft.ErrStepPeerNotFound) && !errors.Is(err, raft.ErrStepLocalMsg) {
 		a.cfg.Logger.Debug("raft refused a message", "type", m.GetType().String(), "from", m.GetFrom(), "error", err)
+	}
+}
+
+// receive steps the messages another member sent.
+func (a *raftActor) receive(b *cairnpb.RaftBatch) {
+	if b.GetClusterId() != a.cfg.ClusterID || b.GetTo() != a.cfg.ID {
+		a.cfg.Logger.Warn("dropping raft messages for another cluster or member",
+			"cluster", b.GetClusterId(), "to", b.GetTo(), "from", b.GetFrom())
+		return
+	}
+	for _, m := range b.GetMessages() {
+		a.step(m)
 	}
 }
 

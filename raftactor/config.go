@@ -17,6 +17,9 @@ import (
 type Config struct {
 	// ID is this member's raft ID. Required.
 	ID uint64
+	// ClusterID is the cluster's ID; messages from other clusters are
+	// dropped.
+	ClusterID uint64
 	// Log is the raft log. Required. The actor is its only writer.
 	Log *raftlog.Log
 	// Recover returns the state machine's applied index and the conf state

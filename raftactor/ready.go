@@ -25,7 +25,10 @@ func (a *raftActor) handleReady(ctx actor.Context) {
 		}
 	}
 
-	var appendMsg *raftpb.Message
+	var (
+		appendMsg *raftpb.Message
+		out       outbox
+	)
 	for _, m := range rd.Messages {
 		switch m.GetTo() {
 		case raft.LocalAppendThread:
@@ -34,9 +37,10 @@ func (a *raftActor) handleReady(ctx actor.Context) {
 			// The apply actor answers to the sender: this actor.
 			ctx.Request(a.cfg.Apply, m)
 		default:
-			a.send(ctx, m)
+			out.add(m)
 		}
 	}
+	a.flush(ctx, &out)
 	// Appending last lets the messages above (to the apply actor and to
 	// followers) proceed while this actor waits for the disk.
 	if appendMsg != nil {
@@ -68,19 +72,44 @@ func (a *raftActor) append(ctx actor.Context, m *raftpb.Message) {
 	if hs != nil {
 		a.persisted = hs
 	}
+	var out outbox
 	for _, r := range m.GetResponses() {
 		if r.GetTo() == a.cfg.ID {
 			a.step(r)
 		} else {
-			a.send(ctx, r)
+			out.add(r)
 		}
 	}
+	a.flush(ctx, &out)
 }
 
-// send hands a message for another member to the transport.
-func (a *raftActor) send(ctx actor.Context, m *raftpb.Message) {
-	if a.cfg.Transport != nil {
-		ctx.Send(a.cfg.Transport, m)
+// outbox groups the messages of one Ready by member, so that each member
+// gets one RaftBatch per Ready.
+type outbox struct {
+	order   []uint64
+	batches map[uint64]*cairnpb.RaftBatch
+}
+
+func (o *outbox) add(m *raftpb.Message) {
+	if o.batches == nil {
+		o.batches = map[uint64]*cairnpb.RaftBatch{}
+	}
+	b, ok := o.batches[m.GetTo()]
+	if !ok {
+		b = &cairnpb.RaftBatch{To: m.GetTo()}
+		o.batches[m.GetTo()] = b
+		o.order = append(o.order, m.GetTo())
+	}
+	b.Messages = append(b.Messages, m)
+}
+
+// flush hands the batches to the transport.
+func (a *raftActor) flush(ctx actor.Context, o *outbox) {
+	if a.cfg.Transport == nil {
+		return
+	}
+	for _, to := range o.order {
+		ctx.Send(a.cfg.Transport, o.batches[to])
 	}
 }
 

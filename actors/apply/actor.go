@@ -70,7 +70,8 @@ const CompactorName = "compactor"
 type applyActor struct {
 	cfg         Config
 	applied     uint64
-	subscribers []*actor.PID
+	subscribers []*actor.PID // of Applied
+	members     []*actor.PID // of MembershipChanged
 	compactor   *actor.PID
 }
 
@@ -94,6 +95,10 @@ func (a *applyActor) Receive(ctx actor.Context) {
 	case *cairnpb.SubscribeApplied:
 		if ctx.Sender() != nil {
 			a.subscribers = append(a.subscribers, ctx.Sender())
+		}
+	case *cairnpb.SubscribeMembership:
+		if ctx.Sender() != nil {
+			a.members = append(a.members, ctx.Sender())
 		}
 	case *raftpb.Message:
 		if m.GetType() == raftpb.MsgStorageApply {
@@ -142,6 +147,7 @@ func (a *applyActor) apply(ctx actor.Context, ents []*raftpb.Entry) error {
 		confChanges []*cairnpb.ApplyConfChange
 		last        uint64
 		compacted   int64
+		membership  bool // the batch changed members or their attributes
 	)
 	for _, e := range ents {
 		if e.GetIndex() <= a.applied {
@@ -150,16 +156,18 @@ func (a *applyActor) apply(ctx actor.Context, ents []*raftpb.Entry) error {
 		last = e.GetIndex()
 		switch e.GetType() {
 		case raftpb.EntryNormal:
-			ans, compactRev, err := a.applyNormal(b, e)
+			out, err := a.applyNormal(b, e)
 			if err != nil {
 				return err
 			}
-			if ans != nil {
-				answers = append(answers, *ans)
+			if out.answer != nil {
+				answers = append(answers, *out.answer)
 			}
-			compacted = max(compacted, compactRev)
+			compacted = max(compacted, out.compactRev)
+			membership = membership || out.membership
 		case raftpb.EntryConfChange, raftpb.EntryConfChangeV2:
-			ok, err := applyConfChange(b, e)
+			membership = true
+			ok, cctx, err := applyConfChange(b, e)
 			if err != nil {
 				return err
 			}
@@ -167,6 +175,9 @@ func (a *applyActor) apply(ctx actor.Context, ents []*raftpb.Entry) error {
 				confChanges = append(confChanges, &cairnpb.ApplyConfChange{
 					V2: e.GetType() == raftpb.EntryConfChangeV2, Data: e.GetData(),
 				})
+			}
+			if ans := a.answerFor(cctx.GetOrigin(), cctx.GetId(), confChangeResult(ok)); ans != nil {
+				answers = append(answers, *ans)
 			}
 		}
 	}
@@ -193,35 +204,64 @@ func (a *applyActor) apply(ctx actor.Context, ents []*raftpb.Entry) error {
 	for _, s := range a.subscribers {
 		ctx.Send(s, &cairnpb.Applied{Index: last})
 	}
+	if membership {
+		for _, s := range a.members {
+			ctx.Send(s, &cairnpb.MembershipChanged{})
+		}
+	}
 	return nil
 }
 
-// applyNormal applies one normal entry. It returns the answer owed to a local
-// waiter, if any, and the compaction revision the entry committed, if any.
-func (a *applyActor) applyNormal(b *mvcc.Batch, e *raftpb.Entry) (*answer, int64, error) {
+// normalOutcome is what applying one normal entry leaves to do after the
+// batch commits.
+type normalOutcome struct {
+	answer     *answer // owed to a local waiter, if any
+	compactRev int64   // compaction revision the entry committed, if any
+	membership bool    // the entry changed a member's attributes
+}
+
+// applyNormal applies one normal entry.
+func (a *applyActor) applyNormal(b *mvcc.Batch, e *raftpb.Entry) (normalOutcome, error) {
+	var out normalOutcome
 	if len(e.GetData()) == 0 {
 		// The empty entry a new leader appends to commit its term.
-		return nil, 0, nil
+		return out, nil
 	}
 	p := &cairnpb.Proposal{}
 	if err := proto.Unmarshal(e.GetData(), p); err != nil {
 		// Every member fails alike on the same bytes: skip the entry rather
 		// than stop the cluster.
 		a.cfg.Logger.Error("skipping undecodable entry", "index", e.GetIndex(), "error", err)
-		return nil, 0, nil
+		return out, nil
 	}
-	res, err := applyRequest(b, p.GetRequest())
+	req := p.GetRequest()
+	res, err := applyRequest(b, req)
 	if err != nil {
-		return nil, 0, fmt.Errorf("apply: entry %d: %w", e.GetIndex(), err)
+		return out, fmt.Errorf("apply: entry %d: %w", e.GetIndex(), err)
 	}
-	res.Id = p.GetId()
-	var compactRev int64
-	if c := res.GetCompaction(); c != nil {
-		compactRev = p.GetRequest().GetCompaction().GetRevision()
+	if res.GetCompaction() != nil {
+		out.compactRev = req.GetCompaction().GetRevision()
 	}
-	o := p.GetOrigin()
+	out.membership = req.GetClusterMemberAttrSet() != nil
+	out.answer = a.answerFor(p.GetOrigin(), p.GetId(), res)
+	return out, nil
+}
+
+// answerFor returns the answer owed to origin, or nil when the waiter is not
+// of this member's current incarnation.
+func (a *applyActor) answerFor(o *cairnpb.Origin, id uint64, res *cairnpb.Result) *answer {
 	if o.GetMemberId() != a.cfg.MemberID || o.GetIncarnation() != a.cfg.Incarnation || o.GetWaiter() == "" {
-		return nil, compactRev, nil
+		return nil
 	}
-	return &answer{waiter: o.GetWaiter(), result: res}, compactRev, nil
+	res.Id = id
+	return &answer{waiter: o.GetWaiter(), result: res}
+}
+
+// confChangeResult answers a conf change: an error when every member refused
+// it as invalid.
+func confChangeResult(ok bool) *cairnpb.Result {
+	if ok {
+		return &cairnpb.Result{}
+	}
+	return errorResult(cairnpb.ErrorCode_ERROR_CODE_INVALID_CONF_CHANGE, "invalid configuration change")
 }

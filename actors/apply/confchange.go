@@ -53,53 +53,76 @@ func nextConfState(cs *raftpb.ConfState, cc raftpb.ConfChangeI) (*raftpb.ConfSta
 // applyConfChange records the effect of a conf change entry in the batch: the
 // new conf state, and the member it adds, updates or removes. It reports
 // whether raft must apply it too (false when the change is invalid, which
-// every member decides alike).
-func applyConfChange(b *mvcc.Batch, e *raftpb.Entry) (apply bool, err error) {
+// every member decides alike), and the context it carried (who waits).
+func applyConfChange(b *mvcc.Batch, e *raftpb.Entry) (apply bool, cctx *cairnpb.ConfChangeContext, err error) {
 	cc, err := decodeConfChange(e)
 	if err != nil {
-		return false, fmt.Errorf("apply: decode conf change at %d: %w", e.GetIndex(), err)
+		return false, nil, fmt.Errorf("apply: decode conf change at %d: %w", e.GetIndex(), err)
+	}
+	cctx = &cairnpb.ConfChangeContext{}
+	v1, isV1 := cc.(*raftpb.ConfChange)
+	if isV1 && len(v1.GetContext()) > 0 {
+		if err := proto.Unmarshal(v1.GetContext(), cctx); err != nil {
+			// Every member fails alike: refuse the change.
+			return false, nil, nil
+		}
 	}
 	cs, err := readConfState(b.Meta)
 	if err != nil {
-		return false, err
+		return false, cctx, err
 	}
 	next, err := nextConfState(cs, cc)
 	if err != nil {
-		return false, nil
+		return false, cctx, nil
 	}
 	data, err := proto.Marshal(next)
 	if err != nil {
-		return false, err
+		return false, cctx, err
 	}
 	b.PutMeta(metaConfState, data)
+	if !isV1 {
+		return true, cctx, nil
+	}
+	switch v1.GetType() {
+	case raftpb.ConfChangeRemoveNode:
+		b.DeleteMeta(memberMetaName(v1.GetNodeId()))
+	case raftpb.ConfChangeAddNode, raftpb.ConfChangeAddLearnerNode, raftpb.ConfChangeUpdateNode:
+		m, err := mergedMember(b, v1, cctx.GetMember(), next)
+		if err != nil {
+			return false, cctx, err
+		}
+		if data, err = proto.Marshal(m); err != nil {
+			return false, cctx, err
+		}
+		b.PutMeta(memberMetaName(m.GetId()), data)
+	}
+	return true, cctx, nil
+}
 
-	// The member record travels in the context of a v1 conf change (as
-	// etcd's does); removals carry none.
-	if v1, ok := cc.(*raftpb.ConfChange); ok {
-		switch v1.GetType() {
-		case raftpb.ConfChangeRemoveNode:
-			b.DeleteMeta(memberMetaName(v1.GetNodeId()))
-		case raftpb.ConfChangeAddNode, raftpb.ConfChangeAddLearnerNode, raftpb.ConfChangeUpdateNode:
-			if len(v1.GetContext()) > 0 {
-				m := &cairnpb.Member{}
-				if err := proto.Unmarshal(v1.GetContext(), m); err != nil {
-					return false, fmt.Errorf("apply: decode member of conf change at %d: %w", e.GetIndex(), err)
-				}
-				m.Id = v1.GetNodeId()
-				m.IsLearner = v1.GetType() == raftpb.ConfChangeAddLearnerNode
-				if v1.GetType() == raftpb.ConfChangeUpdateNode {
-					// An update changes URLs, never the member's role.
-					m.IsLearner = isLearner(next, m.GetId())
-				}
-				data, err := proto.Marshal(m)
-				if err != nil {
-					return false, err
-				}
-				b.PutMeta(memberMetaName(m.GetId()), data)
-			}
+// mergedMember is the member record after an add, promote or update: the
+// context's peer URLs over what was recorded, the role from the new conf
+// state, the name and client URLs kept (the member publishes those itself).
+func mergedMember(b *mvcc.Batch, cc *raftpb.ConfChange, in *cairnpb.Member, next *raftpb.ConfState) (*cairnpb.Member, error) {
+	m := &cairnpb.Member{}
+	if data, err := b.Meta(memberMetaName(cc.GetNodeId())); err != nil {
+		return nil, err
+	} else if data != nil {
+		if err := proto.Unmarshal(data, m); err != nil {
+			return nil, fmt.Errorf("apply: decode member %x: %w", cc.GetNodeId(), err)
 		}
 	}
-	return true, nil
+	m.Id = cc.GetNodeId()
+	if len(in.GetPeerUrls()) > 0 {
+		m.PeerUrls = in.GetPeerUrls()
+	}
+	if in.GetName() != "" {
+		m.Name = in.GetName()
+	}
+	if len(in.GetClientUrls()) > 0 {
+		m.ClientUrls = in.GetClientUrls()
+	}
+	m.IsLearner = isLearner(next, m.GetId())
+	return m, nil
 }
 
 func isLearner(cs *raftpb.ConfState, id uint64) bool {

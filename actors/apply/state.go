@@ -6,8 +6,8 @@ import (
 	"strconv"
 	"strings"
 
-	"go.etcd.io/raft/v3/raftpb"
 	"go.etcd.io/etcd/api/v3/membershippb"
+	"go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/cairnkv/cairn/proto/cairnpb"

@@ -6,13 +6,16 @@
 //
 //	apply      applies committed entries; its child "compactor" removes
 //	           compacted history (restarted alone when it fails)
+//	transport  carries raft messages to other members
 //	raft       owns raft.RawNode
 //	readindex  batches linearizable reads
 //
-// Supervision: raft, apply and readindex depend on each other's state (what
-// raft handed to apply, which rounds readindex has in raft), so a failure of
-// any of them restarts all three from what is on disk, as a process restart
-// would (all-for-one). More than MaxRestarts failures within RestartWindow
-// stop the member: the supervisor stops itself and reports the failure
-// through Config.OnStop, and the process decides whether to exit.
+// Supervision (strategy.go): raft, apply and readindex, the core, depend on
+// each other's state (what raft handed to apply, which rounds readindex has
+// in raft), so a failure of any of them restarts all three from what is on
+// disk, as a process restart would. Every other child keeps only its own
+// state and is restarted alone. More than MaxRestarts failures within
+// RestartWindow (of the core, or of one other child) stop it, and then the
+// member: the supervisor stops itself and reports the failure through
+// Config.OnStop, and the process decides whether to exit.
 package node

@@ -3,12 +3,14 @@ package node
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/cairnkv/cairn/actors/apply"
 	"github.com/cairnkv/cairn/actors/readindex"
+	"github.com/cairnkv/cairn/actors/transport"
 	"github.com/cairnkv/cairn/raftactor"
 )
 
@@ -17,6 +19,7 @@ const (
 	ApplyName     = "apply"
 	RaftName      = "raft"
 	ReadIndexName = "readindex"
+	TransportName = "transport"
 )
 
 // Config of the node supervisor.
@@ -24,12 +27,15 @@ type Config struct {
 	Apply     apply.Config
 	Raft      raftactor.Config // Apply is filled in by the supervisor
 	ReadIndex readindex.Config // Raft and Apply are filled in by the supervisor
+	Transport transport.Config // Raft, RaftID and Apply are filled in by the supervisor
 	// MaxRestarts within RestartWindow stop the member. Defaults 3 and 10s.
 	MaxRestarts   int
 	RestartWindow time.Duration
 	// OnStop is called once when the supervisor has stopped, with nil for a
 	// requested stop and an error when the member's actors failed.
 	OnStop func(error)
+	// Logger receives supervision events.
+	Logger *slog.Logger
 }
 
 // ErrFailed reports that the member's actors failed more often than
@@ -44,9 +50,18 @@ func Props(cfg Config) *actor.Props {
 	if cfg.RestartWindow == 0 {
 		cfg.RestartWindow = 10 * time.Second
 	}
-	strategy := actor.NewAllForOneStrategy(cfg.MaxRestarts, cfg.RestartWindow, actor.DefaultDecider)
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	st := &strategy{
+		core:        []string{ApplyName, RaftName, ReadIndexName},
+		maxRestarts: cfg.MaxRestarts,
+		window:      cfg.RestartWindow,
+		coreStats:   actor.NewRestartStatistics(),
+		logger:      cfg.Logger,
+	}
 	return actor.PropsFromProducer(func() actor.Actor { return &supervisor{cfg: cfg} },
-		actor.WithSupervisor(strategy))
+		actor.WithSupervisor(st))
 }
 
 // ChildPID returns the PID of the child named name of the supervisor at node.
@@ -99,14 +114,28 @@ func (s *supervisor) spawn(ctx actor.Context) error {
 		return fmt.Errorf("node: spawn apply: %w", err)
 	}
 
+	// The raft actor and the transport each need the other's PID; names are
+	// fixed, so the raft actor's PID is known before it exists.
+	raftPID := ChildPID(ctx.Self(), RaftName)
+	tc := s.cfg.Transport
+	tc.Raft, tc.RaftID, tc.Apply = raftPID, raftPID.GetId(), applyPID
+	transportProps, err := transport.Props(tc)
+	if err != nil {
+		return err
+	}
+	transportPID, err := ctx.SpawnNamed(transportProps, TransportName)
+	if err != nil {
+		return fmt.Errorf("node: spawn transport: %w", err)
+	}
+
 	rc := s.cfg.Raft
 	rc.Apply = applyPID
+	rc.Transport = transportPID
 	raftProps, err := raftactor.Props(rc)
 	if err != nil {
 		return err
 	}
-	raftPID, err := ctx.SpawnNamed(raftProps, RaftName)
-	if err != nil {
+	if _, err := ctx.SpawnNamed(raftProps, RaftName); err != nil {
 		return fmt.Errorf("node: spawn raft: %w", err)
 	}
 

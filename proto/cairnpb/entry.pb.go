@@ -304,6 +304,68 @@ func (x *Identity) GetClusterId() uint64 {
 	return 0
 }
 
+// ConfChangeContext is the context of every raft conf change Cairn
+// proposes: the member it adds or updates, and who waits for it.
+type ConfChangeContext struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Member        *Member                `protobuf:"bytes,1,opt,name=member,proto3" json:"member,omitempty"`
+	Origin        *Origin                `protobuf:"bytes,2,opt,name=origin,proto3" json:"origin,omitempty"`
+	Id            uint64                 `protobuf:"varint,3,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfChangeContext) Reset() {
+	*x = ConfChangeContext{}
+	mi := &file_cairnpb_entry_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfChangeContext) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfChangeContext) ProtoMessage() {}
+
+func (x *ConfChangeContext) ProtoReflect() protoreflect.Message {
+	mi := &file_cairnpb_entry_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfChangeContext.ProtoReflect.Descriptor instead.
+func (*ConfChangeContext) Descriptor() ([]byte, []int) {
+	return file_cairnpb_entry_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ConfChangeContext) GetMember() *Member {
+	if x != nil {
+		return x.Member
+	}
+	return nil
+}
+
+func (x *ConfChangeContext) GetOrigin() *Origin {
+	if x != nil {
+		return x.Origin
+	}
+	return nil
+}
+
+func (x *ConfChangeContext) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
 var File_cairnpb_entry_proto protoreflect.FileDescriptor
 
 const file_cairnpb_entry_proto_rawDesc = "" +
@@ -334,7 +396,11 @@ const file_cairnpb_entry_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1b\n" +
 	"\tmember_id\x18\x02 \x01(\x04R\bmemberId\x12\x1d\n" +
 	"\n" +
-	"cluster_id\x18\x03 \x01(\x04R\tclusterIdB(Z&github.com/cairnkv/cairn/proto/cairnpbb\x06proto3"
+	"cluster_id\x18\x03 \x01(\x04R\tclusterId\"u\n" +
+	"\x11ConfChangeContext\x12'\n" +
+	"\x06member\x18\x01 \x01(\v2\x0f.cairnpb.MemberR\x06member\x12'\n" +
+	"\x06origin\x18\x02 \x01(\v2\x0f.cairnpb.OriginR\x06origin\x12\x0e\n" +
+	"\x02id\x18\x03 \x01(\x04R\x02idB(Z&github.com/cairnkv/cairn/proto/cairnpbb\x06proto3"
 
 var (
 	file_cairnpb_entry_proto_rawDescOnce sync.Once
@@ -348,24 +414,27 @@ func file_cairnpb_entry_proto_rawDescGZIP() []byte {
 	return file_cairnpb_entry_proto_rawDescData
 }
 
-var file_cairnpb_entry_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_cairnpb_entry_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_cairnpb_entry_proto_goTypes = []any{
 	(*Proposal)(nil),                         // 0: cairnpb.Proposal
 	(*Origin)(nil),                           // 1: cairnpb.Origin
 	(*Member)(nil),                           // 2: cairnpb.Member
 	(*Identity)(nil),                         // 3: cairnpb.Identity
-	nil,                                      // 4: cairnpb.Proposal.TraceEntry
-	(*etcdserverpb.InternalRaftRequest)(nil), // 5: etcdserverpb.InternalRaftRequest
+	(*ConfChangeContext)(nil),                // 4: cairnpb.ConfChangeContext
+	nil,                                      // 5: cairnpb.Proposal.TraceEntry
+	(*etcdserverpb.InternalRaftRequest)(nil), // 6: etcdserverpb.InternalRaftRequest
 }
 var file_cairnpb_entry_proto_depIdxs = []int32{
 	1, // 0: cairnpb.Proposal.origin:type_name -> cairnpb.Origin
-	4, // 1: cairnpb.Proposal.trace:type_name -> cairnpb.Proposal.TraceEntry
-	5, // 2: cairnpb.Proposal.request:type_name -> etcdserverpb.InternalRaftRequest
-	3, // [3:3] is the sub-list for method output_type
-	3, // [3:3] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	5, // 1: cairnpb.Proposal.trace:type_name -> cairnpb.Proposal.TraceEntry
+	6, // 2: cairnpb.Proposal.request:type_name -> etcdserverpb.InternalRaftRequest
+	2, // 3: cairnpb.ConfChangeContext.member:type_name -> cairnpb.Member
+	1, // 4: cairnpb.ConfChangeContext.origin:type_name -> cairnpb.Origin
+	5, // [5:5] is the sub-list for method output_type
+	5, // [5:5] is the sub-list for method input_type
+	5, // [5:5] is the sub-list for extension type_name
+	5, // [5:5] is the sub-list for extension extendee
+	0, // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_cairnpb_entry_proto_init() }
@@ -379,7 +448,7 @@ func file_cairnpb_entry_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cairnpb_entry_proto_rawDesc), len(file_cairnpb_entry_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   5,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -440,6 +440,215 @@ func (x *ApplyConfChange) GetData() []byte {
 	return nil
 }
 
+// ProposeConfChange asks the raft actor to propose a conf change (a marshaled
+// raftpb.ConfChange whose context is a ConfChangeContext). As with Propose, a
+// refusal is answered at once and success by the apply actor.
+type ProposeConfChange struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ConfChange    []byte                 `protobuf:"bytes,1,opt,name=conf_change,json=confChange,proto3" json:"conf_change,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProposeConfChange) Reset() {
+	*x = ProposeConfChange{}
+	mi := &file_cairnpb_raft_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProposeConfChange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProposeConfChange) ProtoMessage() {}
+
+func (x *ProposeConfChange) ProtoReflect() protoreflect.Message {
+	mi := &file_cairnpb_raft_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProposeConfChange.ProtoReflect.Descriptor instead.
+func (*ProposeConfChange) Descriptor() ([]byte, []int) {
+	return file_cairnpb_raft_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ProposeConfChange) GetConfChange() []byte {
+	if x != nil {
+		return x.ConfChange
+	}
+	return nil
+}
+
+// TransferLeader asks the raft actor, if it leads, to hand leadership to
+// member `to`.
+type TransferLeader struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	To            uint64                 `protobuf:"varint,1,opt,name=to,proto3" json:"to,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TransferLeader) Reset() {
+	*x = TransferLeader{}
+	mi := &file_cairnpb_raft_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TransferLeader) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TransferLeader) ProtoMessage() {}
+
+func (x *TransferLeader) ProtoReflect() protoreflect.Message {
+	mi := &file_cairnpb_raft_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TransferLeader.ProtoReflect.Descriptor instead.
+func (*TransferLeader) Descriptor() ([]byte, []int) {
+	return file_cairnpb_raft_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *TransferLeader) GetTo() uint64 {
+	if x != nil {
+		return x.To
+	}
+	return 0
+}
+
+// LearnerStatus asks the leader's raft actor whether a learner has caught up
+// with the leader's log; the answer is a LearnerStatusResult.
+type LearnerStatus struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LearnerStatus) Reset() {
+	*x = LearnerStatus{}
+	mi := &file_cairnpb_raft_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LearnerStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LearnerStatus) ProtoMessage() {}
+
+func (x *LearnerStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_cairnpb_raft_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LearnerStatus.ProtoReflect.Descriptor instead.
+func (*LearnerStatus) Descriptor() ([]byte, []int) {
+	return file_cairnpb_raft_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *LearnerStatus) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+type LearnerStatusResult struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// leader is false when the asked member does not lead.
+	Leader bool `protobuf:"varint,1,opt,name=leader,proto3" json:"leader,omitempty"`
+	// known is false when the learner is not in raft's configuration.
+	Known         bool   `protobuf:"varint,2,opt,name=known,proto3" json:"known,omitempty"`
+	Match         uint64 `protobuf:"varint,3,opt,name=match,proto3" json:"match,omitempty"`
+	LeaderLast    uint64 `protobuf:"varint,4,opt,name=leader_last,json=leaderLast,proto3" json:"leader_last,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LearnerStatusResult) Reset() {
+	*x = LearnerStatusResult{}
+	mi := &file_cairnpb_raft_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LearnerStatusResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LearnerStatusResult) ProtoMessage() {}
+
+func (x *LearnerStatusResult) ProtoReflect() protoreflect.Message {
+	mi := &file_cairnpb_raft_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LearnerStatusResult.ProtoReflect.Descriptor instead.
+func (*LearnerStatusResult) Descriptor() ([]byte, []int) {
+	return file_cairnpb_raft_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *LearnerStatusResult) GetLeader() bool {
+	if x != nil {
+		return x.Leader
+	}
+	return false
+}
+
+func (x *LearnerStatusResult) GetKnown() bool {
+	if x != nil {
+		return x.Known
+	}
+	return false
+}
+
+func (x *LearnerStatusResult) GetMatch() uint64 {
+	if x != nil {
+		return x.Match
+	}
+	return 0
+}
+
+func (x *LearnerStatusResult) GetLeaderLast() uint64 {
+	if x != nil {
+		return x.LeaderLast
+	}
+	return 0
+}
+
 var File_cairnpb_raft_proto protoreflect.FileDescriptor
 
 const file_cairnpb_raft_proto_rawDesc = "" +
@@ -462,7 +671,20 @@ const file_cairnpb_raft_proto_rawDesc = "" +
 	"\tRaftReady\"5\n" +
 	"\x0fApplyConfChange\x12\x0e\n" +
 	"\x02v2\x18\x01 \x01(\bR\x02v2\x12\x12\n" +
-	"\x04data\x18\x02 \x01(\fR\x04dataB(Z&github.com/cairnkv/cairn/proto/cairnpbb\x06proto3"
+	"\x04data\x18\x02 \x01(\fR\x04data\"4\n" +
+	"\x11ProposeConfChange\x12\x1f\n" +
+	"\vconf_change\x18\x01 \x01(\fR\n" +
+	"confChange\" \n" +
+	"\x0eTransferLeader\x12\x0e\n" +
+	"\x02to\x18\x01 \x01(\x04R\x02to\"\x1f\n" +
+	"\rLearnerStatus\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\"z\n" +
+	"\x13LearnerStatusResult\x12\x16\n" +
+	"\x06leader\x18\x01 \x01(\bR\x06leader\x12\x14\n" +
+	"\x05known\x18\x02 \x01(\bR\x05known\x12\x14\n" +
+	"\x05match\x18\x03 \x01(\x04R\x05match\x12\x1f\n" +
+	"\vleader_last\x18\x04 \x01(\x04R\n" +
+	"leaderLastB(Z&github.com/cairnkv/cairn/proto/cairnpbb\x06proto3"
 
 var (
 	file_cairnpb_raft_proto_rawDescOnce sync.Once
@@ -476,26 +698,30 @@ func file_cairnpb_raft_proto_rawDescGZIP() []byte {
 	return file_cairnpb_raft_proto_rawDescData
 }
 
-var file_cairnpb_raft_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_cairnpb_raft_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_cairnpb_raft_proto_goTypes = []any{
-	(*Propose)(nil),          // 0: cairnpb.Propose
-	(*Tick)(nil),             // 1: cairnpb.Tick
-	(*ReadIndexRound)(nil),   // 2: cairnpb.ReadIndexRound
-	(*ReadState)(nil),        // 3: cairnpb.ReadState
-	(*ReadIndexFailed)(nil),  // 4: cairnpb.ReadIndexFailed
-	(*Applied)(nil),          // 5: cairnpb.Applied
-	(*SubscribeApplied)(nil), // 6: cairnpb.SubscribeApplied
-	(*RaftReady)(nil),        // 7: cairnpb.RaftReady
-	(*ApplyConfChange)(nil),  // 8: cairnpb.ApplyConfChange
-	(*Error)(nil),            // 9: cairnpb.Error
+	(*Propose)(nil),             // 0: cairnpb.Propose
+	(*Tick)(nil),                // 1: cairnpb.Tick
+	(*ReadIndexRound)(nil),      // 2: cairnpb.ReadIndexRound
+	(*ReadState)(nil),           // 3: cairnpb.ReadState
+	(*ReadIndexFailed)(nil),     // 4: cairnpb.ReadIndexFailed
+	(*Applied)(nil),             // 5: cairnpb.Applied
+	(*SubscribeApplied)(nil),    // 6: cairnpb.SubscribeApplied
+	(*RaftReady)(nil),           // 7: cairnpb.RaftReady
+	(*ApplyConfChange)(nil),     // 8: cairnpb.ApplyConfChange
+	(*ProposeConfChange)(nil),   // 9: cairnpb.ProposeConfChange
+	(*TransferLeader)(nil),      // 10: cairnpb.TransferLeader
+	(*LearnerStatus)(nil),       // 11: cairnpb.LearnerStatus
+	(*LearnerStatusResult)(nil), // 12: cairnpb.LearnerStatusResult
+	(*Error)(nil),               // 13: cairnpb.Error
 }
 var file_cairnpb_raft_proto_depIdxs = []int32{
-	9, // 0: cairnpb.ReadIndexFailed.error:type_name -> cairnpb.Error
-	1, // [1:1] is the sub-list for method output_type
-	1, // [1:1] is the sub-list for method input_type
-	1, // [1:1] is the sub-list for extension type_name
-	1, // [1:1] is the sub-list for extension extendee
-	0, // [0:1] is the sub-list for field type_name
+	13, // 0: cairnpb.ReadIndexFailed.error:type_name -> cairnpb.Error
+	1,  // [1:1] is the sub-list for method output_type
+	1,  // [1:1] is the sub-list for method input_type
+	1,  // [1:1] is the sub-list for extension type_name
+	1,  // [1:1] is the sub-list for extension extendee
+	0,  // [0:1] is the sub-list for field type_name
 }
 
 func init() { file_cairnpb_raft_proto_init() }
@@ -510,7 +736,7 @@ func file_cairnpb_raft_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cairnpb_raft_proto_rawDesc), len(file_cairnpb_raft_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   9,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -45,6 +45,9 @@ const (
 	ErrorCode_ERROR_CODE_INTERNAL          ErrorCode = 10
 	ErrorCode_ERROR_CODE_LEADER_CHANGED    ErrorCode = 11
 	ErrorCode_ERROR_CODE_REQUEST_TOO_LARGE ErrorCode = 12
+	// Every member refused a conf change as invalid (for example, removing
+	// the last voter).
+	ErrorCode_ERROR_CODE_INVALID_CONF_CHANGE ErrorCode = 13
 )
 
 // Enum value maps for ErrorCode.
@@ -63,21 +66,23 @@ var (
 		10: "ERROR_CODE_INTERNAL",
 		11: "ERROR_CODE_LEADER_CHANGED",
 		12: "ERROR_CODE_REQUEST_TOO_LARGE",
+		13: "ERROR_CODE_INVALID_CONF_CHANGE",
 	}
 	ErrorCode_value = map[string]int32{
-		"ERROR_CODE_UNSPECIFIED":       0,
-		"ERROR_CODE_NO_LEADER":         1,
-		"ERROR_CODE_TIMEOUT":           2,
-		"ERROR_CODE_TOO_MANY_REQUESTS": 3,
-		"ERROR_CODE_COMPACTED":         4,
-		"ERROR_CODE_FUTURE_REV":        5,
-		"ERROR_CODE_KEY_NOT_FOUND":     6,
-		"ERROR_CODE_LEASE_NOT_FOUND":   7,
-		"ERROR_CODE_LEASE_EXISTS":      8,
-		"ERROR_CODE_STOPPED":           9,
-		"ERROR_CODE_INTERNAL":          10,
-		"ERROR_CODE_LEADER_CHANGED":    11,
-		"ERROR_CODE_REQUEST_TOO_LARGE": 12,
+		"ERROR_CODE_UNSPECIFIED":         0,
+		"ERROR_CODE_NO_LEADER":           1,
+		"ERROR_CODE_TIMEOUT":             2,
+		"ERROR_CODE_TOO_MANY_REQUESTS":   3,
+		"ERROR_CODE_COMPACTED":           4,
+		"ERROR_CODE_FUTURE_REV":          5,
+		"ERROR_CODE_KEY_NOT_FOUND":       6,
+		"ERROR_CODE_LEASE_NOT_FOUND":     7,
+		"ERROR_CODE_LEASE_EXISTS":        8,
+		"ERROR_CODE_STOPPED":             9,
+		"ERROR_CODE_INTERNAL":            10,
+		"ERROR_CODE_LEADER_CHANGED":      11,
+		"ERROR_CODE_REQUEST_TOO_LARGE":   12,
+		"ERROR_CODE_INVALID_CONF_CHANGE": 13,
 	}
 )
 
@@ -345,7 +350,7 @@ const file_cairnpb_result_proto_rawDesc = "" +
 	"leaseGrant\x12F\n" +
 	"\flease_revoke\x18\x0f \x01(\v2!.etcdserverpb.LeaseRevokeResponseH\x00R\vleaseRevokeB\n" +
 	"\n" +
-	"\bresponse*\xfd\x02\n" +
+	"\bresponse*\xa1\x03\n" +
 	"\tErrorCode\x12\x1a\n" +
 	"\x16ERROR_CODE_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14ERROR_CODE_NO_LEADER\x10\x01\x12\x16\n" +
@@ -360,7 +365,8 @@ const file_cairnpb_result_proto_rawDesc = "" +
 	"\x13ERROR_CODE_INTERNAL\x10\n" +
 	"\x12\x1d\n" +
 	"\x19ERROR_CODE_LEADER_CHANGED\x10\v\x12 \n" +
-	"\x1cERROR_CODE_REQUEST_TOO_LARGE\x10\fB(Z&github.com/cairnkv/cairn/proto/cairnpbb\x06proto3"
+	"\x1cERROR_CODE_REQUEST_TOO_LARGE\x10\f\x12\"\n" +
+	"\x1eERROR_CODE_INVALID_CONF_CHANGE\x10\rB(Z&github.com/cairnkv/cairn/proto/cairnpbb\x06proto3"
 
 var (
 	file_cairnpb_result_proto_rawDescOnce sync.Once

@@ -1,0 +1,118 @@
+package transport
+
+import (
+	"errors"
+	"log/slog"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/eventstream"
+	"github.com/asynkron/protoactor-go/remote"
+
+	"github.com/cairnkv/cairn/proto/cairnpb"
+)
+
+// Config of the transport.
+type Config struct {
+	MemberID  uint64
+	ClusterID uint64
+	// RaftID is the actor id of the raft actor on every member.
+	RaftID string
+	// Raft is the local raft actor, told of unreachable members.
+	Raft *actor.PID
+	// Apply is the local apply actor, which reports membership changes.
+	Apply *actor.PID
+	// Addresses returns the address of every member, as the state machine
+	// and the initial cluster know them. It is called when the transport
+	// starts and after every membership change.
+	Addresses func() (map[uint64]string, error)
+	// Members returns the cluster's members, for JoinRequest.
+	Members func() ([]*cairnpb.Member, error)
+	Logger  *slog.Logger
+}
+
+// Props returns the props of a transport.
+func Props(cfg Config) (*actor.Props, error) {
+	if cfg.Raft == nil || cfg.Addresses == nil || cfg.RaftID == "" {
+		return nil, errors.New("transport: Raft, RaftID and Addresses are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return actor.PropsFromProducer(func() actor.Actor { return &transportActor{cfg: cfg} }), nil
+}
+
+type transportActor struct {
+	cfg   Config
+	addrs map[uint64]string
+	sub   *eventstream.Subscription
+}
+
+func (t *transportActor) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		t.refresh()
+		if t.cfg.Apply != nil {
+			ctx.Request(t.cfg.Apply, &cairnpb.SubscribeMembership{})
+		}
+		self, system := ctx.Self(), ctx.ActorSystem()
+		t.sub = system.EventStream.Subscribe(func(evt any) {
+			if e, ok := evt.(*remote.EndpointTerminatedEvent); ok {
+				system.Root.Send(self, &cairnpb.EndpointDown{Address: e.Address})
+			}
+		})
+	case *actor.Stopping, *actor.Restarting:
+		if t.sub != nil {
+			ctx.ActorSystem().EventStream.Unsubscribe(t.sub)
+			t.sub = nil
+		}
+	case *cairnpb.RaftBatch:
+		t.send(ctx, m)
+	case *cairnpb.MembershipChanged:
+		t.refresh()
+	case *cairnpb.JoinRequest:
+		t.join(ctx)
+	case *cairnpb.EndpointDown:
+		for id, addr := range t.addrs {
+			if addr == m.GetAddress() && id != t.cfg.MemberID {
+				ctx.Send(t.cfg.Raft, &cairnpb.PeerUnreachable{Id: id})
+			}
+		}
+	}
+}
+
+func (t *transportActor) send(ctx actor.Context, b *cairnpb.RaftBatch) {
+	addr, ok := t.addrs[b.GetTo()]
+	if !ok {
+		t.refresh()
+		if addr, ok = t.addrs[b.GetTo()]; !ok {
+			t.cfg.Logger.Debug("no address for member", "member", b.GetTo())
+			ctx.Send(t.cfg.Raft, &cairnpb.PeerUnreachable{Id: b.GetTo()})
+			return
+		}
+	}
+	b.ClusterId = t.cfg.ClusterID
+	b.From = t.cfg.MemberID
+	ctx.Send(actor.NewPID(addr, t.cfg.RaftID), b)
+}
+
+// join tells a new member the cluster's ID and members.
+func (t *transportActor) join(ctx actor.Context) {
+	if ctx.Sender() == nil || t.cfg.Members == nil {
+		return
+	}
+	ms, err := t.cfg.Members()
+	if err != nil {
+		t.cfg.Logger.Warn("cannot list members for a joining member", "error", err)
+		return
+	}
+	ctx.Respond(&cairnpb.JoinInfo{ClusterId: t.cfg.ClusterID, Members: ms})
+}
+
+func (t *transportActor) refresh() {
+	addrs, err := t.cfg.Addresses()
+	if err != nil {
+		t.cfg.Logger.Warn("cannot read member addresses", "error", err)
+		return
+	}
+	t.addrs = addrs
+}
