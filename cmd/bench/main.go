@@ -1,0 +1,219 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == serveCairnCommand {
+		os.Exit(serveCairn(os.Args[2:], os.Stderr))
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// options are the parsed command line.
+type options struct {
+	workloads   []Workload
+	systems     []string
+	cairnBin    string
+	etcdBin     string
+	shape       LoadShape
+	csvPath     string
+	dir         string
+	keep        bool
+	profileDir  string
+	profileTime time.Duration
+}
+
+func parseFlags(args []string, out io.Writer) (*options, error) {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.Usage = func() {
+		fmt.Fprintf(out, "Usage: bench [flags]\n\nRuns workloads against Cairn and etcd and prints throughput, latency and RSS. Workloads:\n\n")
+		for _, w := range workloads {
+			fmt.Fprintf(out, "  %s\n", w.Name())
+		}
+		fmt.Fprintf(out, "\nFlags:\n\n")
+		fs.PrintDefaults()
+	}
+	o := &options{}
+	names := fs.String("workloads", "all", "Comma-separated workloads to run, or all.")
+	systems := fs.String("systems", "cairn,etcd", "Comma-separated systems to run: cairn, etcd.")
+	fs.StringVar(&o.cairnBin, "cairn-bin", "", "Cairn member binary. Default: go build ./cmd/node into the temporary directory.")
+	fs.StringVar(&o.etcdBin, "etcd-bin", "", "etcd binary. Default: tools/bin/etcd of the module (make tools).")
+	fs.IntVar(&o.shape.Workers, "workers", 64, "Concurrent requests in flight.")
+	fs.IntVar(&o.shape.Conns, "conns", 4, "gRPC connections the workers share.")
+	fs.IntVar(&o.shape.Batch, "batch", 100, "Puts per write request; above 1 each request is a txn.")
+	fs.StringVar(&o.csvPath, "csv", "", "Write every RSS sample to this CSV file.")
+	fs.StringVar(&o.dir, "dir", "", "Parent of the temporary directory for data dirs and member logs. Default: $TMPDIR.")
+	fs.BoolVar(&o.keep, "keep", false, "Keep the temporary directory (data dirs, member logs).")
+	fs.StringVar(&o.profileDir, "cpuprofile", "", "Write servers' CPU profiles (from the start of the load) and heap profiles into this directory. "+
+		"Cairn then runs inside this binary (serve-cairn) instead of cmd/node, to serve /debug/pprof.")
+	fs.DurationVar(&o.profileTime, "cpuprofile-time", 30*time.Second, "CPU profile window, from the start of the load.")
+	for _, w := range workloads {
+		w.Flags(fs)
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	var err error
+	if o.workloads, err = selectWorkloads(*names); err != nil {
+		return nil, err
+	}
+	for _, s := range strings.Split(*systems, ",") {
+		if s != "cairn" && s != "etcd" {
+			return nil, fmt.Errorf("systems: unknown system %q", s)
+		}
+		o.systems = append(o.systems, s)
+	}
+	if err := o.shape.Validate(); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+func selectWorkloads(list string) ([]Workload, error) {
+	if list == "all" {
+		return workloads, nil
+	}
+	var out []Workload
+	for _, name := range strings.Split(list, ",") {
+		i := slices.IndexFunc(workloads, func(w Workload) bool { return w.Name() == name })
+		if i < 0 {
+			return nil, fmt.Errorf("workloads: unknown workload %q", name)
+		}
+		out = append(out, workloads[i])
+	}
+	return out, nil
+}
+
+// run runs the benchmark and returns the exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	o, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "bench:", err)
+		return 2
+	}
+	tmp, err := os.MkdirTemp(o.dir, "cairn-bench-")
+	if err != nil {
+		fmt.Fprintln(stderr, "bench:", err)
+		return 1
+	}
+	if o.keep {
+		fmt.Fprintln(stderr, "bench: keeping", tmp)
+	} else {
+		defer os.RemoveAll(tmp)
+	}
+	systems, err := resolveSystems(ctx, o, tmp)
+	if err != nil {
+		fmt.Fprintln(stderr, "bench:", err)
+		return 1
+	}
+	prof := profiler{dir: o.profileDir, seconds: o.profileTime}
+	results, runErr := runAll(ctx, o.workloads, systems, o.shape, tmp, o.keep, prof, stderr)
+	printTable(stdout, o.workloads, o.shape, results)
+	if o.csvPath != "" {
+		if err := writeCSV(o.csvPath, results); err != nil {
+			fmt.Fprintln(stderr, "bench: csv:", err)
+			return 1
+		}
+	}
+	if runErr != nil {
+		fmt.Fprintln(stderr, "bench:", runErr)
+		return 1
+	}
+	return 0
+}
+
+// resolveSystems finds or builds the binaries of the selected systems.
+func resolveSystems(ctx context.Context, o *options, tmp string) ([]System, error) {
+	needRoot := (slices.Contains(o.systems, "cairn") && o.cairnBin == "") ||
+		(slices.Contains(o.systems, "etcd") && o.etcdBin == "")
+	var root string
+	if needRoot {
+		var err error
+		if root, err = moduleRoot(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if o.profileDir != "" {
+		if err := os.MkdirAll(o.profileDir, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	var out []System
+	for _, name := range o.systems {
+		switch name {
+		case "cairn":
+			s := cairnSystem{bin: o.cairnBin, profile: o.profileDir != ""}
+			if s.profile {
+				self, err := os.Executable()
+				if err != nil {
+					return nil, err
+				}
+				s.self = self
+			} else if s.bin == "" {
+				bin, err := buildCairn(ctx, root, tmp)
+				if err != nil {
+					return nil, err
+				}
+				s.bin = bin
+			}
+			out = append(out, s)
+		case "etcd":
+			bin := o.etcdBin
+			if bin == "" {
+				bin = filepath.Join(root, "tools", "bin", "etcd")
+			}
+			if _, err := os.Stat(bin); err != nil {
+				return nil, fmt.Errorf("etcd binary: %w (run make tools, or give -etcd-bin)", err)
+			}
+			out = append(out, etcdSystem{bin: bin, profile: o.profileDir != ""})
+		}
+	}
+	return out, nil
+}
+
+// runAll runs every workload on every system, one at a time, and returns
+// the results so far and the first error.
+func runAll(ctx context.Context, ws []Workload, systems []System, shape LoadShape, tmp string, keep bool, prof profiler, progress io.Writer) ([]*Result, error) {
+	var results []*Result
+	for _, w := range ws {
+		for _, sys := range systems {
+			env, err := newEnv(w.Name(), sys, shape, tmp, progress, prof)
+			if err != nil {
+				return results, err
+			}
+			res, err := w.Run(ctx, env)
+			samples := env.Close()
+			if !keep {
+				os.RemoveAll(env.Dir) // data dirs can be large; free them before the next run
+			}
+			if err != nil {
+				return results, fmt.Errorf("%s on %s: %w", w.Name(), sys.Name(), err)
+			}
+			res.Samples = samples
+			results = append(results, res)
+		}
+	}
+	return results, nil
+}
