@@ -151,15 +151,8 @@ type valueReader struct {
 // call. A missing version is corruption: callers ask only for versions that a
 // latest record or a cursor named.
 func (v *valueReader) get(key []byte, main, sub int64) ([]byte, error) {
-	if v.it == nil {
-		it, err := v.r.NewIter(&pebble.IterOptions{
-			LowerBound: []byte{prefixVersion},
-			UpperBound: []byte{prefixVersion + 1},
-		})
-		if err != nil {
-			return nil, err
-		}
-		v.it = it
+	if err := v.open(); err != nil {
+		return nil, err
 	}
 	v.buf = versionKey(v.buf[:0], key, main, sub)
 	if !v.it.SeekGE(v.buf) || !bytes.Equal(v.it.Key(), v.buf) {
@@ -177,6 +170,22 @@ func (v *valueReader) get(key []byte, main, sub int64) ([]byte, error) {
 		err = fmt.Errorf("%w: version %d.%d of key %q is a tombstone", ErrCorrupt, main, sub, key)
 	}
 	return val, err
+}
+
+// open creates the iterator over the versions on first use.
+func (v *valueReader) open() error {
+	if v.it != nil {
+		return nil
+	}
+	it, err := v.r.NewIter(&pebble.IterOptions{
+		LowerBound: []byte{prefixVersion},
+		UpperBound: []byte{prefixVersion + 1},
+	})
+	if err != nil {
+		return err
+	}
+	v.it = it
+	return nil
 }
 
 func (v *valueReader) close() error {

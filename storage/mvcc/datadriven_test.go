@@ -46,6 +46,9 @@ import (
 //	reopen              close pebble and the store, open them again
 //	validate [max-ops=N]   body: a txn; prints ValidateTxn's result
 //	readonly            body: a txn; prints IsReadOnlyTxn's result
+//	history from=N to=N [k=K] [end=E] [prev-kv] [match=K,K...]
+//	                    the changes of a view between two revisions (watch history)
+//	prev-kv k=K rev=N   a view's prev_kv of a change of K at N
 //
 // Without begin, each write command runs in its own batch, committed at once.
 // get and txn read the open batch if there is one, unless given view.
@@ -241,6 +244,21 @@ func (h *harness) run(t *testing.T, d *datadriven.TestData) string {
 		return "ok\n"
 	case "readonly":
 		return fmt.Sprintf("%v\n", IsReadOnlyTxn(parseTxn(t, d.Input)))
+	case "history":
+		runHistory(t, h.s, d, &out)
+	case "prev-kv":
+		var rev int64
+		d.ScanArgs(t, "rev", &rev)
+		v := h.s.Read()
+		defer v.Close()
+		kv, err := v.PrevKV(bytesArg(t, d.CmdArgs, "k"), rev)
+		switch {
+		case err != nil:
+			return "error: " + err.Error() + "\n"
+		case kv == nil:
+			return "<none>\n"
+		}
+		printKV(&out, "", kv)
 	default:
 		t.Fatalf("unknown command %q", d.Cmd)
 	}

@@ -73,9 +73,22 @@ func (v *ReadView) MetaPrefix(prefix string, fn func(name string, value []byte) 
 	if err := v.usable(); err != nil {
 		return err
 	}
+	return metaPrefix(v.snap, prefix, fn)
+}
+
+// MetaPrefix is ReadView.MetaPrefix through the batch: it sees the batch's
+// own writes.
+func (b *Batch) MetaPrefix(prefix string, fn func(name string, value []byte) error) error {
+	if err := b.usable(); err != nil {
+		return err
+	}
+	return metaPrefix(b.b, prefix, fn)
+}
+
+func metaPrefix(rd pebble.Reader, prefix string, fn func(name string, value []byte) error) error {
 	lower := metaKey(nil, metaUser, prefix)
 	upper := prefixUpperBound(lower)
-	it, err := v.snap.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	it, err := rd.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
 	if err != nil {
 		return err
 	}

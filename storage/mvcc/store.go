@@ -62,3 +62,20 @@ func (s *Store) CompactRev() int64 { return s.compactRev.Load() }
 // AppliedIndex returns the raft index passed to the last Batch.Commit (0 if
 // none).
 func (s *Store) AppliedIndex() uint64 { return s.applied.Load() }
+
+// Reload reads the store's state again from pebble, after the state machine
+// was replaced underneath it (a snapshot installed with
+// storage.Engine.ReplaceStateMachine). No batch may be open.
+func (s *Store) Reload() error {
+	if s.batchOpen.Load() {
+		return fmt.Errorf("mvcc: reload with a batch open")
+	}
+	st, err := readState(s.db)
+	if err != nil {
+		return fmt.Errorf("mvcc: reload: %w", err)
+	}
+	s.rev.Store(st.rev)
+	s.compactRev.Store(st.compactRev)
+	s.applied.Store(st.applied)
+	return nil
+}

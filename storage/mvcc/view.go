@@ -18,10 +18,11 @@ var errViewClosed = errors.New("mvcc: read view is closed")
 //
 // A ReadView may be used by one goroutine at a time.
 type ReadView struct {
-	snap   *pebble.Snapshot
-	st     stateRecord
-	err    error // failure to read the state record; returned by every call
-	closed bool
+	snap     *pebble.Snapshot
+	borrowed bool // snap belongs to the caller of ViewOf
+	st       stateRecord
+	err      error // failure to read the state record; returned by every call
+	closed   bool
 }
 
 // Read opens a view of the last committed state. The caller must Close it.
@@ -32,6 +33,17 @@ func (s *Store) Read() *ReadView {
 		err = fmt.Errorf("mvcc: read view: %w", err)
 	}
 	return &ReadView{snap: snap, st: st, err: err}
+}
+
+// ViewOf returns a view of the state machine as snap sees it (a pebble
+// snapshot of the store's database, such as the one a snapshot sender reads
+// from). Closing the view leaves snap open: it belongs to the caller.
+func (s *Store) ViewOf(snap *pebble.Snapshot) *ReadView {
+	st, err := readState(snap)
+	if err != nil {
+		err = fmt.Errorf("mvcc: read view: %w", err)
+	}
+	return &ReadView{snap: snap, borrowed: true, st: st, err: err}
 }
 
 func (v *ReadView) usable() error {
@@ -80,5 +92,7 @@ func (v *ReadView) Close() {
 		return
 	}
 	v.closed = true
-	_ = v.snap.Close()
+	if !v.borrowed {
+		_ = v.snap.Close()
+	}
 }

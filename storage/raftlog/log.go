@@ -183,3 +183,21 @@ func (l *Log) Bytes() uint64 { return l.state.Load().bytes() }
 // CacheStats returns how many entries the cache holds and the bytes they are
 // accounted for (at most Options.CacheBytes).
 func (l *Log) CacheStats() (entries int, bytes uint64) { return l.cache.stats() }
+
+// BytesAfter returns the encoded size of the retained entries after index i,
+// i in [FirstIndex()-1, LastIndex()]: what the log would hold if it were
+// compacted up to i. The log compactor uses it to keep a byte budget.
+func (l *Log) BytesAfter(i uint64) (uint64, error) {
+	s := l.state.Load()
+	if i < s.snapIndex || i > s.last {
+		return 0, fmt.Errorf("raftlog: index %d outside [%d, %d]", i, s.snapIndex, s.last)
+	}
+	cum, ok := s.cumAt(i)
+	if !ok {
+		var err error
+		if _, cum, err = l.entryMeta(i); err != nil {
+			return 0, err
+		}
+	}
+	return s.lastCum - cum, nil
+}

@@ -456,3 +456,32 @@ func TestInitialStateConfState(t *testing.T) {
 		t.Fatalf("conf state %v survived a restart", got)
 	}
 }
+
+func TestBytesAfter(t *testing.T) {
+	forEachCache(t, func(t *testing.T, opts Options) {
+		e := withLog(t, opts, index(3).terms(3, 4, 5, 5))
+		l := e.log
+		for i := uint64(3); i <= 6; i++ {
+			var want uint64
+			for j := i + 1; j <= 6; j++ {
+				ents, err := l.Entries(j, j+1, 1<<30)
+				must(t, err)
+				want += uint64(proto.Size(ents[0]))
+			}
+			got, err := l.BytesAfter(i)
+			must(t, err)
+			if got != want {
+				t.Errorf("BytesAfter(%d) = %d, want %d", i, got, want)
+			}
+		}
+		if got, _ := l.BytesAfter(3); got != l.Bytes() {
+			t.Errorf("BytesAfter(first-1) = %d, want Bytes() = %d", got, l.Bytes())
+		}
+		if _, err := l.BytesAfter(2); err == nil {
+			t.Error("BytesAfter below the snapshot index did not fail")
+		}
+		if _, err := l.BytesAfter(7); err == nil {
+			t.Error("BytesAfter beyond the last index did not fail")
+		}
+	})
+}
