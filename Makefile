@@ -6,12 +6,16 @@ TOOLS     := tools/bin
 DATA_DIR  ?= default.cairn
 GOTESTFLAGS ?=
 
-.PHONY: run build test check lint proto proto-check tools unit bench clean
+.PHONY: run cluster build test check lint proto proto-check tools unit bench clean
 
 ## run: start a single member serving etcd's API on 127.0.0.1:2379, data in $(DATA_DIR)
 run:
 	$(GO) run ./cmd/node --name default --data-dir $(DATA_DIR) \
 		--listen-client-urls http://127.0.0.1:2379 --advertise-client-urls http://127.0.0.1:2379
+
+## cluster: three members on 127.0.0.1 (clients on 2379, 22379, 32379) in the foreground; Ctrl-C stops them
+cluster:
+	./scripts/cluster.sh
 
 ## build: build the member binary into bin/
 build:
@@ -20,8 +24,10 @@ build:
 ## test: formatting, vet, staticcheck, generated code, then every test with -race
 test: check tools unit
 
+# CAIRN_REQUIRE_TOOLS turns a test's skip for a missing tools/bin binary into
+# a failure: under `make test` the tools are always built.
 unit:
-	$(GO) test -race -count=1 $(GOTESTFLAGS) ./...
+	CAIRN_REQUIRE_TOOLS=1 $(GO) test -race -count=1 $(GOTESTFLAGS) ./...
 
 check: lint proto-check
 
@@ -52,6 +58,12 @@ $(TOOLS)/etcdctl: tools/go.mod
 
 $(TOOLS)/staticcheck: tools/go.mod
 	cd tools && $(GO) build -o bin/staticcheck honnef.co/go/tools/cmd/staticcheck
+
+## bench-restart: load 1,000,000 keys into Cairn and etcd, restart each, print throughput, latency,
+## RSS and start-up time (about a minute on 2 cores); e.g. BENCHFLAGS="-keys 20000 -csv rss.csv"
+.PHONY: bench-restart
+bench-restart: $(TOOLS)/etcd
+	$(GO) run ./cmd/bench -workloads restart-1m $(BENCHFLAGS)
 
 clean:
 	rm -rf bin $(TOOLS) $(DATA_DIR)

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cairnkv/cairn/actors/watch"
+	"github.com/cairnkv/cairn/frontdoor"
 	"github.com/cairnkv/cairn/raftactor"
 	"github.com/cairnkv/cairn/storage"
 )
@@ -45,6 +47,29 @@ type Config struct {
 	// RequestTimeout bounds how long a request waits for raft and apply.
 	// Default 5s plus two election timeouts.
 	RequestTimeout time.Duration
+
+	// LeaseRevokeRate bounds the expired leases the leader revokes per
+	// second. Default 1000 (etcd's).
+	LeaseRevokeRate int
+	// LeaseCheckpointInterval is how often the leader records, through
+	// raft, the remaining TTL of each lease longer than the interval, so
+	// that a new leader gives the lease its remaining time, not its full
+	// TTL again. Default 5 minutes (etcd's); negative turns checkpoints off.
+	LeaseCheckpointInterval time.Duration
+
+	// Watch sizes the watch service: each stream's queue, the hub's budget,
+	// etcd's --watch-progress-notify-interval (see watch.Options).
+	// FragmentBytes defaults to MaxRequestBytes plus gRPC's overhead, as in
+	// etcd.
+	Watch watch.Options
+
+	// RaftLogRetentionBytes bounds the applied raft log entries kept for
+	// members that are behind; a member further behind gets a snapshot.
+	// Default 64 MiB.
+	RaftLogRetentionBytes uint64
+	// RaftLogCompactionInterval is how often the log is compacted. Default
+	// 1s.
+	RaftLogCompactionInterval time.Duration
 
 	// Storage sizes the pebble engine.
 	Storage storage.Options
@@ -122,6 +147,10 @@ func (c Config) withDefaults() Config {
 	if c.MaxTxnOps == 0 {
 		c.MaxTxnOps = 128
 	}
+	if c.Watch.FragmentBytes == 0 {
+		c.Watch.FragmentBytes = c.MaxRequestBytes + frontdoor.GRPCOverheadBytes
+	}
+	c.Watch = c.Watch.WithDefaults()
 	if c.ActorName == "" {
 		c.ActorName = "cairn"
 	}
@@ -166,6 +195,12 @@ func (c Config) Validate() error {
 	}
 	if c.MaxTxnOps <= 0 {
 		return errors.New("cairn: max-txn-ops must be positive")
+	}
+	if c.LeaseRevokeRate < 0 {
+		return errors.New("cairn: lease revoke rate must be positive")
+	}
+	if err := c.Watch.Validate(); err != nil {
+		return err
 	}
 	return c.Storage.Validate()
 }

@@ -16,15 +16,20 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/cockroachdb/pebble/v2"
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/grpc"
 
 	"github.com/cairnkv/cairn/actors/apply"
 	"github.com/cairnkv/cairn/actors/compactor"
+	"github.com/cairnkv/cairn/actors/lessor"
+	"github.com/cairnkv/cairn/actors/logcompactor"
 	"github.com/cairnkv/cairn/actors/node"
 	"github.com/cairnkv/cairn/actors/readindex"
+	"github.com/cairnkv/cairn/actors/snapshot"
 	"github.com/cairnkv/cairn/actors/transport"
+	"github.com/cairnkv/cairn/actors/watch"
 	"github.com/cairnkv/cairn/frontdoor"
 	"github.com/cairnkv/cairn/proto/cairnpb"
 	"github.com/cairnkv/cairn/raftactor"
@@ -41,13 +46,15 @@ type Node struct {
 	engine *storage.Engine
 	store  *mvcc.Store
 	board  *raftactor.Board
+	log    *raftlog.Log
 	front  *frontdoor.Server
 	id     *cairnpb.Identity
 
 	pendingReads atomic.Int64 // reads waiting in the read-index actor
+	leasesHeld   atomic.Int64 // items the lessor holds in memory
+	watchStats   watch.Stats  // written by the watch hub
 
-	grpcOnce sync.Once
-	grpc     *grpc.Server
+	grpc *grpc.Server // serves the front door for Serve
 
 	stopOnce sync.Once
 	stopping chan struct{} // closed when Stop begins
@@ -105,6 +112,7 @@ func start(system *actor.ActorSystem, cfg Config, engine *storage.Engine) (*Node
 		engine:   engine,
 		store:    store,
 		board:    raftactor.NewBoard(id.GetMemberId()),
+		log:      log,
 		id:       id,
 		done:     make(chan struct{}),
 		stopping: make(chan struct{}),
@@ -127,8 +135,24 @@ func start(system *actor.ActorSystem, cfg Config, engine *storage.Engine) (*Node
 
 	props := node.Props(node.Config{
 		Apply: apply.Config{
-			Store: store, Log: log, MemberID: id.GetMemberId(), Incarnation: incarnation,
+			Store: store, Engine: engine, Log: log, MemberID: id.GetMemberId(), Incarnation: incarnation,
 			Compactor: compactorProps, Logger: logger,
+		},
+		LogCompactor: logcompactor.Config{
+			Log: log,
+			Applied: func() (uint64, *raftpb.ConfState, error) {
+				return apply.Recover(store)
+			},
+			RetentionBytes: cfg.RaftLogRetentionBytes,
+			Interval:       cfg.RaftLogCompactionInterval,
+			Logger:         logger,
+		},
+		Snapshot: snapshot.ReceiverConfig{
+			Engine:    engine,
+			Dir:       filepath.Join(cfg.DataDir, "snap"),
+			ClusterID: id.GetClusterId(),
+			MemberID:  id.GetMemberId(),
+			Logger:    logger,
 		},
 		Raft: rc,
 		ReadIndex: readindex.Config{
@@ -142,7 +166,39 @@ func start(system *actor.ActorSystem, cfg Config, engine *storage.Engine) (*Node
 			ClusterID: id.GetClusterId(),
 			Addresses: func() (map[uint64]string, error) { return addresses(store, seed) },
 			Members:   n.recordedMembers,
+			Snapshot: snapshot.SenderConfig{
+				Engine: engine,
+				Describe: func(snap *pebble.Snapshot) (uint64, *raftpb.ConfState, error) {
+					v := store.ViewOf(snap)
+					defer v.Close()
+					return apply.Describe(v)
+				},
+				Term:   log.Term,
+				Logger: logger,
+			},
+			Logger: logger,
+		},
+		Watch: watch.Config{
+			Options:   cfg.Watch,
+			Store:     store,
+			ClusterID: id.GetClusterId(),
+			MemberID:  id.GetMemberId(),
+			Term:      func() uint64 { return n.board.Load().Term },
+			Stats:     &n.watchStats,
 			Logger:    logger,
+		},
+		Lessor: lessor.Config{
+			MemberID:           id.GetMemberId(),
+			Store:              store,
+			Board:              n.board,
+			MinTTL:             lessor.MinTTL(rc.TickInterval, rc.ElectionTicks),
+			Extend:             rc.ElectionTimeout(),
+			RevokeRate:         cfg.LeaseRevokeRate,
+			CheckpointInterval: cfg.LeaseCheckpointInterval,
+			RetryInterval:      cfg.RequestTimeout,
+			TickInterval:       rc.TickInterval,
+			Held:               &n.leasesHeld,
+			Logger:             logger,
 		},
 		OnStop: n.stopped,
 		Logger: logger,
@@ -167,14 +223,30 @@ func start(system *actor.ActorSystem, cfg Config, engine *storage.Engine) (*Node
 		RequestTimeout:  cfg.RequestTimeout,
 		ElectionTimeout: rc.ElectionTimeout(),
 		Members:         n.members,
-		DBSize:          engine.DiskUsage,
-		Logger:          logger,
+		MemberRaft: func(id uint64) (*actor.PID, error) {
+			return n.memberPID(seed, id, node.RaftName)
+		},
+		DBSize: engine.DiskUsage,
+		Lessor: func(member uint64) *actor.PID {
+			pid, err := n.memberPID(seed, member, node.LessorName)
+			if err != nil {
+				return nil
+			}
+			return pid
+		},
+		MinLeaseTTL: lessor.MinTTL(rc.TickInterval, rc.ElectionTicks),
+		WatchHub:    node.ChildPID(n.pid, node.WatchName),
+		Watch:       cfg.Watch,
+		Stopping:    n.stopping,
+		Logger:      logger,
 	})
 	if err != nil {
 		system.Root.Stop(n.pid)
 		<-n.done
 		return nil, err
 	}
+	n.grpc = grpc.NewServer(n.ServerOptions()...)
+	n.Register(n.grpc)
 	go n.publish(logger)
 	logger.Info("member started", "id", fmt.Sprintf("%x", id.GetMemberId()),
 		"cluster-id", fmt.Sprintf("%x", id.GetClusterId()), "data-dir", cfg.DataDir)
@@ -267,6 +339,29 @@ func (n *Node) members() ([]*pb.Member, error) {
 	return out, nil
 }
 
+// memberPID returns the PID of the child named name of member id's
+// supervisor.
+func (n *Node) memberPID(seed map[uint64]string, id uint64, name string) (*actor.PID, error) {
+	if id == n.ID() {
+		return node.ChildPID(n.pid, name), nil
+	}
+	addrs, err := addresses(n.store, seed)
+	if err != nil {
+		return nil, err
+	}
+	addr, ok := addrs[id]
+	if !ok {
+		return nil, fmt.Errorf("cairn: no address for member %x", id)
+	}
+	return actor.NewPID(addr, n.cfg.ActorName+"/"+name), nil
+}
+
+// FirstLogIndex returns the first index the raft log holds.
+func (n *Node) FirstLogIndex() uint64 {
+	i, _ := n.log.FirstIndex()
+	return i
+}
+
 // ID returns the member's ID.
 func (n *Node) ID() uint64 { return n.id.GetMemberId() }
 
@@ -283,6 +378,16 @@ func (n *Node) Status() raftactor.Status { return n.board.Load() }
 // index.
 func (n *Node) PendingReads() int64 { return n.pendingReads.Load() }
 
+// LeasesHeld returns the number of items the lessor holds in memory to
+// expire leases: the leases it times, the checkpoints it has scheduled and
+// the lease questions waiting for the apply actor. It is zero on a member
+// that does not lead.
+func (n *Node) LeasesHeld() int64 { return n.leasesHeld.Load() }
+
+// WatchStats returns the watch hub's counters: streams, watchers, lagged
+// watchers. Read them only; the hub writes them.
+func (n *Node) WatchStats() *watch.Stats { return &n.watchStats }
+
 // PID returns the member's supervisor actor. Its children are named in
 // package actors/node.
 func (n *Node) PID() *actor.PID { return n.pid }
@@ -297,10 +402,6 @@ func (n *Node) ServerOptions() []grpc.ServerOption { return n.front.ServerOption
 // Serve serves etcd's API on l until Stop. It may be called for several
 // listeners.
 func (n *Node) Serve(l net.Listener) error {
-	n.grpcOnce.Do(func() {
-		n.grpc = grpc.NewServer(n.ServerOptions()...)
-		n.Register(n.grpc)
-	})
 	err := n.grpc.Serve(l)
 	if errors.Is(err, grpc.ErrServerStopped) {
 		return nil
@@ -333,9 +434,7 @@ func (n *Node) Stop() error {
 	var err error
 	n.stopOnce.Do(func() {
 		close(n.stopping)
-		if n.grpc != nil {
-			stopGRPC(n.grpc, 5*time.Second)
-		}
+		stopGRPC(n.grpc, 5*time.Second)
 		n.system.Root.Stop(n.pid)
 		<-n.done
 		err = n.engine.Close()

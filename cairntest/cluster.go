@@ -84,7 +84,7 @@ func (c *Cluster) newNode(name string, extra Option) *Node {
 // PeerURL returns the peer URL of the member named name in a test cluster.
 func PeerURL(name string) string { return peerURL(name) }
 
-func peerURL(name string) string      { return "http://" + peerAddress(name) }
+func peerURL(name string) string     { return "http://" + peerAddress(name) }
 func peerAddress(name string) string { return name + ":2380" }
 
 // Leader waits until the running members agree on a leader and returns it.

@@ -9,6 +9,16 @@
 // at once. Every wait has a deadline (Config.RequestTimeout) and honours the
 // client's cancellation.
 //
+// Lease grants and revocations are proposed like writes (lease.go); lease
+// keep-alives and time-to-live questions are messages to the leader's lessor
+// (Config.Lessor), wherever the client is connected, as etcd forwards them
+// to its leader.
+//
+// A Watch stream is a stream actor of the watch hub (watch.go,
+// actors/watch), which answers its requests as etcd's serverWatchStream
+// does; the handler only forwards requests and pulls responses, so that the
+// network never blocks an actor.
+//
 // Requests are validated here exactly as etcd's v3rpc validates them, and
 // answered with the same error codes and messages (rpctypes), so that clients
 // behave as they do against etcd.

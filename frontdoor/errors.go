@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/cairnkv/cairn/actors/watch"
 	"github.com/cairnkv/cairn/proto/cairnpb"
 	"github.com/cairnkv/cairn/storage/mvcc"
 )
@@ -46,6 +47,11 @@ func grpcError(err error) error {
 		return rpctypes.ErrGRPCInvalidSortOption
 	case errors.Is(err, mvcc.ErrLeaseTTLTooLarge):
 		return rpctypes.ErrGRPCLeaseTTLTooLarge
+	case errors.Is(err, watch.ErrStreamClosed):
+		// Unavailable: the client watches again, from its last revision.
+		return rpctypes.ErrGRPCStopped
+	case errors.Is(err, watch.ErrTooManyStreams):
+		return rpctypes.ErrGRPCRequestTooManyRequests
 	}
 	var ae *actorError
 	if errors.As(err, &ae) {
@@ -75,12 +81,22 @@ func codeError(code cairnpb.ErrorCode, msg string) error {
 		return rpctypes.ErrGRPCLeaseNotFound
 	case cairnpb.ErrorCode_ERROR_CODE_LEASE_EXISTS:
 		return rpctypes.ErrGRPCLeaseExist
+	case cairnpb.ErrorCode_ERROR_CODE_LEASE_TTL_TOO_LARGE:
+		return rpctypes.ErrGRPCLeaseTTLTooLarge
 	case cairnpb.ErrorCode_ERROR_CODE_STOPPED:
 		return rpctypes.ErrGRPCStopped
 	case cairnpb.ErrorCode_ERROR_CODE_LEADER_CHANGED:
 		return rpctypes.ErrGRPCLeaderChanged
 	case cairnpb.ErrorCode_ERROR_CODE_REQUEST_TOO_LARGE:
 		return rpctypes.ErrGRPCRequestTooLarge
+	case cairnpb.ErrorCode_ERROR_CODE_MEMBER_NOT_FOUND:
+		return rpctypes.ErrGRPCMemberNotFound
+	case cairnpb.ErrorCode_ERROR_CODE_MEMBER_EXISTS:
+		return rpctypes.ErrGRPCMemberExist
+	case cairnpb.ErrorCode_ERROR_CODE_PEER_URL_EXISTS:
+		return rpctypes.ErrGRPCPeerURLExist
+	case cairnpb.ErrorCode_ERROR_CODE_MEMBER_NOT_LEARNER:
+		return rpctypes.ErrGRPCMemberNotLearner
 	}
 	return status.Error(codes.Internal, "etcdserver: "+msg)
 }

@@ -27,6 +27,8 @@ func (m *maintenanceServer) Status(ctx context.Context, _ *pb.StatusRequest) (*p
 		RaftTerm:         st.Term,
 		RaftAppliedIndex: m.s.cfg.Store.AppliedIndex(),
 		StorageVersion:   StorageVersion,
+		// etcd always sends a DowngradeInfo (clients print "not enabled").
+		DowngradeInfo: &pb.DowngradeInfo{},
 	}, nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"go.etcd.io/etcd/api/v3/membershippb"
 	"google.golang.org/grpc"
 
+	"github.com/cairnkv/cairn/actors/watch"
 	"github.com/cairnkv/cairn/raftactor"
 	"github.com/cairnkv/cairn/storage/mvcc"
 )
@@ -41,8 +42,26 @@ type Config struct {
 
 	// Members lists the cluster's members (for MemberList).
 	Members func() ([]*pb.Member, error)
+	// MemberRaft returns the PID of a member's raft actor.
+	MemberRaft func(id uint64) (*actor.PID, error)
 	// DBSize returns the bytes the storage engine uses on disk.
 	DBSize func() int64
+	// Lessor returns the PID of a member's lessor: keep-alives and
+	// time-to-live questions go to the leader's. nil when that member's
+	// cannot be reached.
+	Lessor func(member uint64) *actor.PID
+	// MinLeaseTTL is the least TTL, in seconds, a lease is granted with
+	// (lessor.MinTTL). Default 2, etcd's with its default timing.
+	MinLeaseTTL int64
+	// WatchHub is the member's watch hub; nil serves no Watch service.
+	// Watch sizes the handlers' side of each stream (PullBytes,
+	// MaxRequests).
+	WatchHub *actor.PID
+	Watch    watch.Options
+	// Stopping, if not nil, is closed when the member begins to stop:
+	// long-lived streams (Watch) then end with etcd's "server stopped", so
+	// that a graceful stop need not wait for their clients.
+	Stopping <-chan struct{}
 	// Version is the etcd API version reported by Maintenance.Status.
 	Version string
 	Logger  *slog.Logger
@@ -70,6 +89,12 @@ func (c Config) withDefaults() Config {
 	if c.DBSize == nil {
 		c.DBSize = func() int64 { return 0 }
 	}
+	if c.Lessor == nil {
+		c.Lessor = func(uint64) *actor.PID { return nil }
+	}
+	if c.MinLeaseTTL == 0 {
+		c.MinLeaseTTL = 2
+	}
 	return c
 }
 
@@ -86,6 +111,8 @@ const GRPCOverheadBytes = 512 << 10
 type Server struct {
 	cfg    Config
 	nextID atomic.Uint64
+	// leaseIDs chooses the IDs of leases granted without one.
+	leaseIDs *idGenerator
 }
 
 // New returns a front door.
@@ -99,7 +126,7 @@ func New(cfg Config) (*Server, error) {
 	case cfg.MemberID == 0:
 		return nil, errors.New("frontdoor: MemberID must not be zero")
 	}
-	return &Server{cfg: cfg}, nil
+	return &Server{cfg: cfg, leaseIDs: newIDGenerator(cfg.MemberID, time.Now())}, nil
 }
 
 // ServerOptions returns the gRPC server options the front door needs: a
@@ -116,6 +143,10 @@ func (s *Server) Register(g *grpc.Server) {
 	pb.RegisterKVServer(g, &kvServer{s: s})
 	pb.RegisterMaintenanceServer(g, &maintenanceServer{s: s})
 	pb.RegisterClusterServer(g, &clusterServer{s: s})
+	pb.RegisterLeaseServer(g, &leaseServer{s: s})
+	if s.cfg.WatchHub != nil {
+		pb.RegisterWatchServer(g, &watchServer{s: s})
+	}
 }
 
 func (s *Server) header(rev int64) *pb.ResponseHeader {

@@ -3,13 +3,14 @@ package raftactor
 import (
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"github.com/asynkron/protoactor-go/scheduler"
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/cairnkv/cairn/actors/ticker"
 	"github.com/cairnkv/cairn/proto/cairnpb"
 )
 
@@ -19,14 +20,15 @@ func Props(cfg Config) (*actor.Props, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return actor.PropsFromProducer(func() actor.Actor { return &raftActor{cfg: cfg} }), nil
+	leaders := &leaderSubscribers{} // outlives restarts: see leadership.go
+	return actor.PropsFromProducer(func() actor.Actor { return &raftActor{cfg: cfg, leaders: leaders} }), nil
 }
 
 type raftActor struct {
 	cfg Config
 	rn  *raft.RawNode
 
-	stopTicks   scheduler.CancelFunc
+	stopTicks   func()
 	readyQueued bool // a RaftReady is in the mailbox
 
 	// persisted is the last hard state written to the log, to tell whether
@@ -35,7 +37,20 @@ type raftActor struct {
 	// readIndexTo is the read-index actor, learnt from its requests.
 	readIndexTo *actor.PID
 
-	status Status
+	// snapshotDirs holds where received snapshots' data is, by index, until
+	// raft hands them back to be installed.
+	snapshotDirs map[uint64]string
+	// installing is the append waiting for its snapshot to be installed;
+	// pendingAppends wait behind it.
+	installing     *raftpb.Message
+	pendingAppends []*raftpb.Message
+
+	// waiting are proposals made while no leader was known (pending.go).
+	waiting      []waitingProposal
+	waitingBytes int
+
+	status  Status
+	leaders *leaderSubscribers
 }
 
 func (a *raftActor) Receive(ctx actor.Context) {
@@ -44,6 +59,7 @@ func (a *raftActor) Receive(ctx actor.Context) {
 		a.start(ctx)
 	case *actor.Stopping, *actor.Restarting:
 		a.stop()
+		a.failWaiting(ctx)
 	case *cairnpb.RaftReady:
 		a.readyQueued = false
 		a.handleReady(ctx)
@@ -51,12 +67,18 @@ func (a *raftActor) Receive(ctx actor.Context) {
 		a.rn.Tick()
 	case *cairnpb.Propose:
 		a.propose(ctx, m)
+	case *cairnpb.ProposeAsLeader:
+		a.proposeAsLeader(ctx, m)
+	case *cairnpb.SubscribeLeader:
+		a.subscribeLeader(ctx)
 	case *cairnpb.ProposeConfChange:
 		a.proposeConfChange(ctx, m)
 	case *cairnpb.TransferLeader:
 		a.rn.TransferLeader(m.GetTo())
 	case *cairnpb.LearnerStatus:
 		a.learnerStatus(ctx, m)
+	case *cairnpb.LogStatusRequest:
+		a.logStatus(ctx)
 	case *raftpb.Message:
 		a.step(m)
 		if m.GetType() == raftpb.MsgStorageApplyResp {
@@ -66,15 +88,29 @@ func (a *raftActor) Receive(ctx actor.Context) {
 		a.receive(m)
 	case *cairnpb.PeerUnreachable:
 		a.rn.ReportUnreachable(m.GetId())
+	case *cairnpb.SnapshotStatus:
+		status := raft.SnapshotFailure
+		if m.GetOk() {
+			status = raft.SnapshotFinish
+		}
+		a.rn.ReportSnapshot(m.GetTo(), status)
+	case *cairnpb.ReceivedSnapshot:
+		a.receivedSnapshot(m)
+	case *cairnpb.SnapshotInstalled:
+		a.installed(ctx, m)
 	case *cairnpb.ReadIndexRound:
 		a.readIndex(ctx, m)
 	case *cairnpb.ApplyConfChange:
 		a.applyConfChange(m)
 	}
+	if a.rn != nil {
+		a.flushWaiting(ctx)
+	}
 	if a.rn != nil && !a.readyQueued && a.rn.HasReady() {
 		a.readyQueued = true
 		ctx.Send(ctx.Self(), &cairnpb.RaftReady{})
 	}
+	a.notifyLeader(ctx)
 }
 
 func (a *raftActor) start(ctx actor.Context) {
@@ -113,8 +149,8 @@ func (a *raftActor) start(ctx actor.Context) {
 	a.maybeCampaign()
 	a.status = Status{ID: a.cfg.ID}
 	a.publish()
-	a.stopTicks = scheduler.NewTimerScheduler(ctx).SendRepeatedly(
-		a.cfg.TickInterval, a.cfg.TickInterval, ctx.Self(), &cairnpb.Tick{})
+	// Not scheduler.SendRepeatedly, which races with its cancellation.
+	a.stopTicks = ticker.Start(ctx.ActorSystem(), a.cfg.TickInterval, ctx.Self(), &cairnpb.Tick{})
 }
 
 // maybeCampaign starts an election at once when this member is the only
@@ -141,7 +177,7 @@ func (a *raftActor) stop() {
 }
 
 func (a *raftActor) propose(ctx actor.Context, m *cairnpb.Propose) {
-	a.refused(ctx, a.rn.Propose(m.GetData()))
+	a.proposeOrWait(ctx, m.GetData())
 }
 
 func (a *raftActor) proposeConfChange(ctx actor.Context, m *cairnpb.ProposeConfChange) {
@@ -156,7 +192,13 @@ func (a *raftActor) proposeConfChange(ctx actor.Context, m *cairnpb.ProposeConfC
 // refused answers the sender of a proposal raft refused at once; nil means
 // raft took it, and the apply actor will answer.
 func (a *raftActor) refused(ctx actor.Context, err error) {
-	if err == nil {
+	a.refuse(ctx, ctx.Sender(), err)
+}
+
+// refuse answers sender that raft refused its proposal (nothing if err is
+// nil).
+func (a *raftActor) refuse(ctx actor.Context, sender *actor.PID, err error) {
+	if err == nil || sender == nil {
 		return
 	}
 	code := cairnpb.ErrorCode_ERROR_CODE_INTERNAL
@@ -168,9 +210,7 @@ func (a *raftActor) refused(ctx actor.Context, err error) {
 			code = cairnpb.ErrorCode_ERROR_CODE_TOO_MANY_REQUESTS
 		}
 	}
-	if ctx.Sender() != nil {
-		ctx.Respond(&cairnpb.Result{Error: &cairnpb.Error{Code: code, Message: err.Error()}})
-	}
+	ctx.Send(sender, &cairnpb.Result{Error: &cairnpb.Error{Code: code, Message: err.Error()}})
 }
 
 // learnerStatus answers how far a learner has caught up, if this member
@@ -191,11 +231,47 @@ func (a *raftActor) learnerStatus(ctx actor.Context, m *cairnpb.LearnerStatus) {
 	}
 }
 
+// logStatus tells the log compactor which entries other members still need.
+func (a *raftActor) logStatus(ctx actor.Context) {
+	if ctx.Sender() == nil {
+		return
+	}
+	res := &cairnpb.LogStatus{}
+	st := a.rn.Status()
+	if st.RaftState == raft.StateLeader {
+		res.Leader = true
+		res.MinMatch = st.Progress[a.cfg.ID].Match
+		for id, pr := range st.Progress {
+			if id != a.cfg.ID && pr.Match < res.MinMatch {
+				res.MinMatch = pr.Match
+			}
+		}
+	}
+	ctx.Respond(res)
+}
+
 func (a *raftActor) step(m *raftpb.Message) {
 	err := a.rn.Step(m)
 	if err != nil && !errors.Is(err, raft.ErrStepPeerNotFound) && !errors.Is(err, raft.ErrStepLocalMsg) {
 		a.cfg.Logger.Debug("raft refused a message", "type", m.GetType().String(), "from", m.GetFrom(), "error", err)
 	}
+}
+
+// receivedSnapshot records where a snapshot's data is and steps its MsgSnap.
+func (a *raftActor) receivedSnapshot(m *cairnpb.ReceivedSnapshot) {
+	index := m.GetMessage().GetSnapshot().GetMetadata().GetIndex()
+	if a.snapshotDirs == nil {
+		a.snapshotDirs = map[uint64]string{}
+	}
+	// Only the newest received snapshot can still be installed.
+	for i, dir := range a.snapshotDirs {
+		if i < index {
+			_ = os.RemoveAll(dir)
+			delete(a.snapshotDirs, i)
+		}
+	}
+	a.snapshotDirs[index] = m.GetDir()
+	a.step(m.GetMessage())
 }
 
 // receive steps the messages another member sent.

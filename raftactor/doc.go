@@ -12,10 +12,20 @@
 //     RaftReady; messages already queued are stepped before it arrives, so one
 //     Ready, and one synced pebble write, covers them all (group commit).
 //  3. On RaftReady: committed entries go to the apply actor as
-//     MsgStorageApply; messages for peers go to the transport; entries and the
-//     hard state are appended to storage/raftlog in one synced batch, after
-//     which the append's responses are stepped (local) or sent (peers);
-//     ReadStates go to the read-index actor.
+//     MsgStorageApply; messages for peers go to the transport, one RaftBatch
+//     per member (ready.go); entries and the hard state are appended to
+//     storage/raftlog in one synced batch, after which the append's responses
+//     are stepped (local) or sent (peers); ReadStates go to the read-index
+//     actor.
+//  4. Snapshots: a MsgSnap raft emits goes to the transport as SendSnapshot,
+//     which streams the state machine (package actors/snapshot) and answers
+//     SnapshotStatus. On the receiving member, ReceivedSnapshot carries
+//     raft's MsgSnap and where its data is; when raft hands the snapshot back
+//     in an append, the actor has the apply actor install it
+//     (InstallSnapshot, SnapshotInstalled) before the log records it, and
+//     appends that follow wait, in order.
+//  5. A proposal made while no leader is known waits for one, at most an
+//     election timeout, in a queue bounded in bytes (pending.go).
 //
 // Invariants:
 //
@@ -30,5 +40,9 @@
 //     entries it already applied, so re-delivered entries are harmless.
 //
 // The actor publishes its view of the cluster (term, leader, commit index) on
-// a Board that other goroutines read without messaging the actor.
+// a Board that other goroutines read without messaging the actor. Actors
+// learn of leadership by message instead (leadership.go): those that send
+// SubscribeLeader receive LeaderChanged at once and after every change of
+// leader or term, and ProposeAsLeader proposes only while this member leads
+// in the given term.
 package raftactor

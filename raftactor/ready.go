@@ -37,7 +37,7 @@ func (a *raftActor) handleReady(ctx actor.Context) {
 			// The apply actor answers to the sender: this actor.
 			ctx.Request(a.cfg.Apply, m)
 		default:
-			out.add(m)
+			a.route(ctx, &out, m)
 		}
 	}
 	a.flush(ctx, &out)
@@ -48,13 +48,60 @@ func (a *raftActor) handleReady(ctx actor.Context) {
 	}
 }
 
-// append persists one MsgStorageAppend and then delivers its responses.
+// append persists one MsgStorageAppend and then delivers its responses. An
+// append that carries a snapshot first has the apply actor install the
+// snapshot's data; appends that follow wait for it, in order.
 func (a *raftActor) append(ctx actor.Context, m *raftpb.Message) {
+	if a.installing != nil {
+		a.pendingAppends = append(a.pendingAppends, m)
+		return
+	}
 	if snap := m.GetSnapshot(); snap != nil && !raft.IsEmptySnap(snap) {
-		if err := a.cfg.Log.ApplySnapshot(snap); err != nil {
-			panic(fmt.Errorf("raftactor: apply snapshot to log: %w", err))
+		index := snap.GetMetadata().GetIndex()
+		dir, ok := a.snapshotDirs[index]
+		if !ok {
+			// Raft took a snapshot whose data this incarnation did not
+			// receive: restart from the log; the leader sends it again.
+			panic(fmt.Errorf("raftactor: no data for snapshot at index %d", index))
+		}
+		delete(a.snapshotDirs, index)
+		a.installing = m
+		ctx.Request(a.cfg.Apply, &cairnpb.InstallSnapshot{Index: index, Dir: dir})
+		return
+	}
+	a.persist(ctx, m)
+}
+
+// installed finishes the append that waited for its snapshot to be
+// installed, then the appends queued behind it.
+func (a *raftActor) installed(ctx actor.Context, res *cairnpb.SnapshotInstalled) {
+	m := a.installing
+	if m == nil || res.GetIndex() != m.GetSnapshot().GetMetadata().GetIndex() {
+		return
+	}
+	if e := res.GetError(); e != nil {
+		panic(fmt.Errorf("raftactor: install snapshot at index %d: %s", res.GetIndex(), e.GetMessage()))
+	}
+	if err := a.cfg.Log.ApplySnapshot(m.GetSnapshot()); err != nil {
+		panic(fmt.Errorf("raftactor: apply snapshot to log: %w", err))
+	}
+	a.installing = nil
+	a.persist(ctx, m)
+	queued := a.pendingAppends
+	a.pendingAppends = nil
+	for i, q := range queued {
+		a.append(ctx, q)
+		if a.installing != nil {
+			// Another snapshot: the rest waits again, in order.
+			a.pendingAppends = append(a.pendingAppends, queued[i+1:]...)
+			return
 		}
 	}
+}
+
+// persist writes the entries and hard state of an append, then delivers its
+// responses.
+func (a *raftActor) persist(ctx actor.Context, m *raftpb.Message) {
 	var hs *raftpb.HardState
 	if m.Term != nil {
 		hs = &raftpb.HardState{Term: proto.Uint64(m.GetTerm()), Vote: proto.Uint64(m.GetVote()), Commit: proto.Uint64(m.GetCommit())}
@@ -77,7 +124,7 @@ func (a *raftActor) append(ctx actor.Context, m *raftpb.Message) {
 		if r.GetTo() == a.cfg.ID {
 			a.step(r)
 		} else {
-			out.add(r)
+			a.route(ctx, &out, r)
 		}
 	}
 	a.flush(ctx, &out)
@@ -101,6 +148,20 @@ func (o *outbox) add(m *raftpb.Message) {
 		o.order = append(o.order, m.GetTo())
 	}
 	b.Messages = append(b.Messages, m)
+}
+
+// route puts a message for another member in the outbox, except a snapshot,
+// which the transport streams on its own.
+func (a *raftActor) route(ctx actor.Context, out *outbox, m *raftpb.Message) {
+	if m.GetType() == raftpb.MsgSnap {
+		if a.cfg.Transport != nil {
+			ctx.Send(a.cfg.Transport, &cairnpb.SendSnapshot{Message: m})
+		} else {
+			a.rn.ReportSnapshot(m.GetTo(), raft.SnapshotFailure)
+		}
+		return
+	}
+	out.add(m)
 }
 
 // flush hands the batches to the transport.

@@ -4,13 +4,16 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/cairnkv/cairn/actors/watch"
 	"github.com/cairnkv/cairn/proto/cairnpb"
+	"github.com/cairnkv/cairn/storage"
 	"github.com/cairnkv/cairn/storage/mvcc"
 	"github.com/cairnkv/cairn/storage/raftlog"
 )
@@ -18,6 +21,8 @@ import (
 // Config of the apply actor.
 type Config struct {
 	Store *mvcc.Store
+	// Engine installs snapshots (InstallSnapshot).
+	Engine *storage.Engine
 	// Log is read when the actor restarts and raft hands it entries that
 	// start beyond its applied index (raft thinks it handed out the ones
 	// in between before the restart).
@@ -33,6 +38,16 @@ type Config struct {
 	// catching up after a restart. Default 16 MiB.
 	CatchUpBytes uint64
 	Logger       *slog.Logger
+	// Lessor, if not nil, receives LeasesApplied after each committed batch
+	// that granted, revoked or checkpointed a lease, before the batch's
+	// answers are sent (lease.go). A PID, not a subscription, so that it
+	// survives restarts of either actor.
+	Lessor *actor.PID
+	// WatchHub, if not nil, receives the events of each committed batch
+	// (cairnpb.WatchEvents) through a watch.Feed, which keeps the events
+	// the hub has not acknowledged within WatchHubBytes (0: its default).
+	WatchHub      *actor.PID
+	WatchHubBytes int64
 }
 
 // Validate names the first missing field.
@@ -60,7 +75,8 @@ func Props(cfg Config) (*actor.Props, error) {
 		cfg.CatchUpBytes = 16 << 20
 	}
 	// The compactor's failures are its own: restart it alone.
-	return actor.PropsFromProducer(func() actor.Actor { return &applyActor{cfg: cfg} },
+	subs := &subscriptions{}
+	return actor.PropsFromProducer(func() actor.Actor { return &applyActor{cfg: cfg, subs: subs} },
 		actor.WithSupervisor(actor.NewOneForOneStrategy(10, 10*time.Second, actor.DefaultDecider))), nil
 }
 
@@ -68,11 +84,30 @@ func Props(cfg Config) (*actor.Props, error) {
 const CompactorName = "compactor"
 
 type applyActor struct {
-	cfg         Config
-	applied     uint64
-	subscribers []*actor.PID // of Applied
-	members     []*actor.PID // of MembershipChanged
-	compactor   *actor.PID
+	cfg       Config
+	applied   uint64
+	subs      *subscriptions
+	compactor *actor.PID
+	leases    []*cairnpb.LeaseChange // of the batch being applied, for the lessor
+	watch     *watch.Feed            // to the watch hub; nil without one
+}
+
+// subscriptions are the actors told of applied batches and of membership
+// changes. Props allocates them once, so that they outlive restarts of the
+// apply actor: a subscriber that is not restarted with it (the transport)
+// keeps hearing from the new incarnation.
+type subscriptions struct {
+	applied []*actor.PID // of Applied
+	members []*actor.PID // of MembershipChanged
+}
+
+// subscribe adds pid to pids unless it is there already (a subscriber
+// restarted with the apply actor subscribes again).
+func subscribe(pids []*actor.PID, pid *actor.PID) []*actor.PID {
+	if slices.ContainsFunc(pids, pid.Equal) {
+		return pids
+	}
+	return append(pids, pid)
 }
 
 // answer is one result to send once the batch is committed.
@@ -85,6 +120,8 @@ func (a *applyActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		a.applied = a.cfg.Store.AppliedIndex()
+		a.watch = watch.NewFeed(a.cfg.WatchHub, a.cfg.WatchHubBytes)
+		a.watch.Sync(ctx, a.cfg.Store.Rev())
 		if a.cfg.Compactor != nil {
 			pid, err := ctx.SpawnNamed(a.cfg.Compactor, CompactorName)
 			if err != nil {
@@ -94,16 +131,23 @@ func (a *applyActor) Receive(ctx actor.Context) {
 		}
 	case *cairnpb.SubscribeApplied:
 		if ctx.Sender() != nil {
-			a.subscribers = append(a.subscribers, ctx.Sender())
+			a.subs.applied = subscribe(a.subs.applied, ctx.Sender())
+			// The subscriber may have missed batches applied before it
+			// subscribed: tell it where things stand now.
+			ctx.Respond(&cairnpb.Applied{Index: a.applied})
 		}
 	case *cairnpb.SubscribeMembership:
 		if ctx.Sender() != nil {
-			a.members = append(a.members, ctx.Sender())
+			a.subs.members = subscribe(a.subs.members, ctx.Sender())
 		}
 	case *raftpb.Message:
 		if m.GetType() == raftpb.MsgStorageApply {
 			a.applyMessage(ctx, m)
 		}
+	case *cairnpb.InstallSnapshot:
+		a.installSnapshot(ctx, m)
+	case *cairnpb.WatchEventsAck:
+		a.watch.Acked(ctx, m)
 	}
 }
 
@@ -167,7 +211,7 @@ func (a *applyActor) apply(ctx actor.Context, ents []*raftpb.Entry) error {
 			membership = membership || out.membership
 		case raftpb.EntryConfChange, raftpb.EntryConfChangeV2:
 			membership = true
-			ok, cctx, err := applyConfChange(b, e)
+			ok, cctx, refusal, err := applyConfChange(b, e)
 			if err != nil {
 				return err
 			}
@@ -176,7 +220,7 @@ func (a *applyActor) apply(ctx actor.Context, ents []*raftpb.Entry) error {
 					V2: e.GetType() == raftpb.EntryConfChangeV2, Data: e.GetData(),
 				})
 			}
-			if ans := a.answerFor(cctx.GetOrigin(), cctx.GetId(), confChangeResult(ok)); ans != nil {
+			if ans := a.answerFor(cctx.GetOrigin(), cctx.GetId(), confChangeResult(ok, refusal)); ans != nil {
 				answers = append(answers, *ans)
 			}
 		}
@@ -188,12 +232,14 @@ func (a *applyActor) apply(ctx actor.Context, ents []*raftpb.Entry) error {
 		return fmt.Errorf("apply: commit entries up to %d: %w", last, err)
 	}
 	a.applied = last
+	a.watch.Publish(ctx, b.Rev(), b.Events())
 
 	// Raft must learn of conf changes before it hears the entries are
 	// applied: both go to the same actor, in this order.
 	for _, cc := range confChanges {
 		ctx.Send(ctx.Sender(), cc)
 	}
+	a.sendLeases(ctx, last)
 	addr := ctx.ActorSystem().Address()
 	for _, ans := range answers {
 		ctx.Send(actor.NewPID(addr, ans.waiter), ans.result)
@@ -201,11 +247,11 @@ func (a *applyActor) apply(ctx actor.Context, ents []*raftpb.Entry) error {
 	if compacted > 0 && a.compactor != nil {
 		ctx.Send(a.compactor, &cairnpb.CompactHistory{Revision: compacted})
 	}
-	for _, s := range a.subscribers {
+	for _, s := range a.subs.applied {
 		ctx.Send(s, &cairnpb.Applied{Index: last})
 	}
 	if membership {
-		for _, s := range a.members {
+		for _, s := range a.subs.members {
 			ctx.Send(s, &cairnpb.MembershipChanged{})
 		}
 	}
@@ -239,6 +285,7 @@ func (a *applyActor) applyNormal(b *mvcc.Batch, e *raftpb.Entry) (normalOutcome,
 	if err != nil {
 		return out, fmt.Errorf("apply: entry %d: %w", e.GetIndex(), err)
 	}
+	a.noteLease(req, res)
 	if res.GetCompaction() != nil {
 		out.compactRev = req.GetCompaction().GetRevision()
 	}
@@ -258,10 +305,10 @@ func (a *applyActor) answerFor(o *cairnpb.Origin, id uint64, res *cairnpb.Result
 }
 
 // confChangeResult answers a conf change: an error when every member refused
-// it as invalid.
-func confChangeResult(ok bool) *cairnpb.Result {
+// it.
+func confChangeResult(ok bool, refusal cairnpb.ErrorCode) *cairnpb.Result {
 	if ok {
 		return &cairnpb.Result{}
 	}
-	return errorResult(cairnpb.ErrorCode_ERROR_CODE_INVALID_CONF_CHANGE, "invalid configuration change")
+	return errorResult(refusal, "configuration change refused: "+refusal.String())
 }

@@ -2,6 +2,7 @@ package apply
 
 import (
 	"fmt"
+	"slices"
 
 	"go.etcd.io/raft/v3/confchange"
 	"go.etcd.io/raft/v3/raftpb"
@@ -53,8 +54,17 @@ func nextConfState(cs *raftpb.ConfState, cc raftpb.ConfChangeI) (*raftpb.ConfSta
 // applyConfChange records the effect of a conf change entry in the batch: the
 // new conf state, and the member it adds, updates or removes. It reports
 // whether raft must apply it too (false when the change is invalid, which
-// every member decides alike), and the context it carried (who waits).
-func applyConfChange(b *mvcc.Batch, e *raftpb.Entry) (apply bool, cctx *cairnpb.ConfChangeContext, err error) {
+// every member decides alike), the context it carried (who waits) and, for a
+// refused change, why.
+func applyConfChange(b *mvcc.Batch, e *raftpb.Entry) (apply bool, cctx *cairnpb.ConfChangeContext, refusal cairnpb.ErrorCode, err error) {
+	apply, cctx, err = confChange(b, e, &refusal)
+	if !apply && refusal == 0 {
+		refusal = cairnpb.ErrorCode_ERROR_CODE_INVALID_CONF_CHANGE
+	}
+	return apply, cctx, refusal, err
+}
+
+func confChange(b *mvcc.Batch, e *raftpb.Entry, refusal *cairnpb.ErrorCode) (apply bool, cctx *cairnpb.ConfChangeContext, err error) {
 	cc, err := decodeConfChange(e)
 	if err != nil {
 		return false, nil, fmt.Errorf("apply: decode conf change at %d: %w", e.GetIndex(), err)
@@ -65,6 +75,13 @@ func applyConfChange(b *mvcc.Batch, e *raftpb.Entry) (apply bool, cctx *cairnpb.
 		if err := proto.Unmarshal(v1.GetContext(), cctx); err != nil {
 			// Every member fails alike: refuse the change.
 			return false, nil, nil
+		}
+	}
+	if isV1 {
+		code, err := checkMembership(b, v1, cctx)
+		if err != nil || code != 0 {
+			*refusal = code
+			return false, cctx, err
 		}
 	}
 	cs, err := readConfState(b.Meta)
@@ -97,6 +114,65 @@ func applyConfChange(b *mvcc.Batch, e *raftpb.Entry) (apply bool, cctx *cairnpb.
 		b.PutMeta(memberMetaName(m.GetId()), data)
 	}
 	return true, cctx, nil
+}
+
+// checkMembership refuses, as etcd's apply does, a change that names a
+// member that is not recorded (remove, update, promote), adds one already
+// recorded, or gives a member peer URLs another member has. Members
+// bootstrapping a cluster have no record yet and pass.
+func checkMembership(b *mvcc.Batch, cc *raftpb.ConfChange, cctx *cairnpb.ConfChangeContext) (cairnpb.ErrorCode, error) {
+	in := cctx.GetMember()
+	data, err := b.Meta(memberMetaName(cc.GetNodeId()))
+	if err != nil {
+		return 0, err
+	}
+	var existing *cairnpb.Member
+	if data != nil {
+		existing = &cairnpb.Member{}
+		if err := proto.Unmarshal(data, existing); err != nil {
+			return 0, fmt.Errorf("apply: decode member %x: %w", cc.GetNodeId(), err)
+		}
+	}
+	switch {
+	case cc.GetType() == raftpb.ConfChangeRemoveNode || cc.GetType() == raftpb.ConfChangeUpdateNode:
+		if existing == nil {
+			return cairnpb.ErrorCode_ERROR_CODE_MEMBER_NOT_FOUND, nil
+		}
+	case cc.GetType() == raftpb.ConfChangeAddNode && cctx.GetPromote():
+		if existing == nil {
+			return cairnpb.ErrorCode_ERROR_CODE_MEMBER_NOT_FOUND, nil
+		}
+		if !existing.GetIsLearner() {
+			return cairnpb.ErrorCode_ERROR_CODE_MEMBER_NOT_LEARNER, nil
+		}
+	default: // an add, of a voter or a learner
+		if existing != nil {
+			return cairnpb.ErrorCode_ERROR_CODE_MEMBER_EXISTS, nil
+		}
+	}
+	if len(in.GetPeerUrls()) == 0 {
+		return 0, nil
+	}
+	var clash bool
+	err = b.MetaPrefix(metaMemberPrefix, func(_ string, value []byte) error {
+		m := &cairnpb.Member{}
+		if err := proto.Unmarshal(value, m); err != nil {
+			return err
+		}
+		if m.GetId() == cc.GetNodeId() {
+			return nil
+		}
+		for _, u := range m.GetPeerUrls() {
+			if slices.Contains(in.GetPeerUrls(), u) {
+				clash = true
+			}
+		}
+		return nil
+	})
+	if err != nil || !clash {
+		return 0, err
+	}
+	return cairnpb.ErrorCode_ERROR_CODE_PEER_URL_EXISTS, nil
 }
 
 // mergedMember is the member record after an add, promote or update: the

@@ -12,8 +12,10 @@
 //
 // It sends cairnpb.Result to the waiter named in each entry's origin (when the
 // origin is this member's current incarnation), cairnpb.ApplyConfChange to
-// the raft actor for each conf change entry, and cairnpb.CompactHistory to its
-// compactor child after committing a compaction.
+// the raft actor for each conf change entry, cairnpb.CompactHistory to its
+// compactor child after committing a compaction, and cairnpb.LeasesApplied to
+// the lessor (Config.Lessor) after committing lease grants, revocations or
+// checkpoints, before the answers.
 //
 // Invariants:
 //

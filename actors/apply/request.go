@@ -50,6 +50,12 @@ func applyRequest(b *mvcc.Batch, r *pb.InternalRaftRequest) (*cairnpb.Result, er
 				Header: &pb.ResponseHeader{Revision: b.Rev()},
 			}}
 		}
+	case r.GetLeaseCheckpoint() != nil:
+		for _, c := range r.GetLeaseCheckpoint().GetCheckpoints() {
+			if err = b.LeaseCheckpoint(c.GetID(), c.GetRemaining_TTL()); err != nil {
+				break
+			}
+		}
 	case r.GetClusterMemberAttrSet() != nil:
 		if err := setMemberAttributes(b, r.GetClusterMemberAttrSet()); err != nil {
 			return nil, err
@@ -78,6 +84,8 @@ func errorCode(err error) (cairnpb.ErrorCode, bool) {
 		return cairnpb.ErrorCode_ERROR_CODE_LEASE_NOT_FOUND, true
 	case errors.Is(err, mvcc.ErrLeaseExists):
 		return cairnpb.ErrorCode_ERROR_CODE_LEASE_EXISTS, true
+	case errors.Is(err, mvcc.ErrLeaseTTLTooLarge):
+		return cairnpb.ErrorCode_ERROR_CODE_LEASE_TTL_TOO_LARGE, true
 	case errors.Is(err, mvcc.ErrCompacted):
 		return cairnpb.ErrorCode_ERROR_CODE_COMPACTED, true
 	case errors.Is(err, mvcc.ErrFutureRev):

@@ -30,9 +30,14 @@ func Recover(store *mvcc.Store) (applied uint64, cs *raftpb.ConfState, err error
 	v := store.Read()
 	defer v.Close()
 	// Both from one view: the conf state as of exactly the applied index.
-	applied = v.AppliedIndex()
+	return Describe(v)
+}
+
+// Describe returns the applied index of a view's state and the raft conf
+// state as of that index (the metadata of a snapshot of that state).
+func Describe(v *mvcc.ReadView) (applied uint64, cs *raftpb.ConfState, err error) {
 	cs, err = readConfState(v.Meta)
-	return applied, cs, err
+	return v.AppliedIndex(), cs, err
 }
 
 func readConfState(meta func(string) ([]byte, error)) (*raftpb.ConfState, error) {

@@ -4,11 +4,20 @@
 // Children, spawned in this order with these names (so their PIDs are
 // <node>/<name>, see ChildPID):
 //
+//	watch      the watch hub: forwards committed events to one child per
+//	           gRPC Watch stream; a satellite (restarted alone; a restart
+//	           stops its streams, whose clients watch again from their last
+//	           revision), spawned first so that apply's events find it
 //	apply      applies committed entries; its child "compactor" removes
 //	           compacted history (restarted alone when it fails)
 //	transport  carries raft messages to other members
 //	raft       owns raft.RawNode
 //	readindex  batches linearizable reads
+//	lessor     times leases on the leader and proposes their expiry; a
+//	           satellite (restarted alone, so a lessor failure never
+//	           restarts raft or apply), which keeps no state across
+//	           restarts: it subscribes to raft's leadership again and
+//	           rebuilds its expiry state from pebble
 //
 // Supervision (strategy.go): raft, apply and readindex, the core, depend on
 // each other's state (what raft handed to apply, which rounds readindex has

@@ -9,25 +9,39 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/cairnkv/cairn/actors/apply"
+	"github.com/cairnkv/cairn/actors/lessor"
+	"github.com/cairnkv/cairn/actors/logcompactor"
 	"github.com/cairnkv/cairn/actors/readindex"
+	"github.com/cairnkv/cairn/actors/snapshot"
 	"github.com/cairnkv/cairn/actors/transport"
+	"github.com/cairnkv/cairn/actors/watch"
 	"github.com/cairnkv/cairn/raftactor"
 )
 
 // Names of the supervisor's children.
 const (
-	ApplyName     = "apply"
-	RaftName      = "raft"
-	ReadIndexName = "readindex"
-	TransportName = "transport"
+	ApplyName        = "apply"
+	RaftName         = "raft"
+	ReadIndexName    = "readindex"
+	TransportName    = "transport"
+	SnapshotName     = "snapshot"
+	LogCompactorName = "logcompactor"
+	WatchName        = "watch"
+	LessorName       = "lessor"
 )
 
 // Config of the node supervisor.
+//
+// Fields naming another child's PID are filled in by the supervisor.
 type Config struct {
-	Apply     apply.Config
-	Raft      raftactor.Config // Apply is filled in by the supervisor
-	ReadIndex readindex.Config // Raft and Apply are filled in by the supervisor
-	Transport transport.Config // Raft, RaftID and Apply are filled in by the supervisor
+	Apply        apply.Config            // WatchHub, Lessor
+	Raft         raftactor.Config        // Apply, Transport
+	ReadIndex    readindex.Config        // Raft, Apply
+	Transport    transport.Config        // Raft, RaftID, Apply, SnapshotID
+	Snapshot     snapshot.ReceiverConfig // Raft
+	LogCompactor logcompactor.Config     // Raft
+	Watch        watch.Config            // Apply
+	Lessor       lessor.Config           // Raft
 	// MaxRestarts within RestartWindow stop the member. Defaults 3 and 10s.
 	MaxRestarts   int
 	RestartWindow time.Duration
@@ -105,48 +119,61 @@ func (s *supervisor) Receive(ctx actor.Context) {
 }
 
 func (s *supervisor) spawn(ctx actor.Context) error {
-	applyProps, err := apply.Props(s.cfg.Apply)
-	if err != nil {
+	// Children need each other's PIDs, in cycles (raft and transport, apply
+	// and the watch hub); names are fixed, so every PID is known before its
+	// actor exists, and messages sent to it meanwhile wait in its mailbox.
+	self := ctx.Self()
+	applyPID, raftPID := ChildPID(self, ApplyName), ChildPID(self, RaftName)
+
+	wc := s.cfg.Watch
+	wc.Apply = applyPID
+	if err := spawnChild(ctx, WatchName, func() (*actor.Props, error) { return watch.Props(wc) }); err != nil {
 		return err
 	}
-	applyPID, err := ctx.SpawnNamed(applyProps, ApplyName)
-	if err != nil {
-		return fmt.Errorf("node: spawn apply: %w", err)
+	ac := s.cfg.Apply
+	ac.WatchHub, ac.Lessor = ChildPID(self, WatchName), ChildPID(self, LessorName)
+	if err := spawnChild(ctx, ApplyName, func() (*actor.Props, error) { return apply.Props(ac) }); err != nil {
+		return err
 	}
-
-	// The raft actor and the transport each need the other's PID; names are
-	// fixed, so the raft actor's PID is known before it exists.
-	raftPID := ChildPID(ctx.Self(), RaftName)
+	sc := s.cfg.Snapshot
+	sc.Raft = raftPID
+	if err := spawnChild(ctx, SnapshotName, func() (*actor.Props, error) { return snapshot.ReceiverProps(sc) }); err != nil {
+		return err
+	}
 	tc := s.cfg.Transport
 	tc.Raft, tc.RaftID, tc.Apply = raftPID, raftPID.GetId(), applyPID
-	transportProps, err := transport.Props(tc)
-	if err != nil {
+	tc.SnapshotID = ChildPID(self, SnapshotName).GetId()
+	if err := spawnChild(ctx, TransportName, func() (*actor.Props, error) { return transport.Props(tc) }); err != nil {
 		return err
 	}
-	transportPID, err := ctx.SpawnNamed(transportProps, TransportName)
-	if err != nil {
-		return fmt.Errorf("node: spawn transport: %w", err)
-	}
-
 	rc := s.cfg.Raft
-	rc.Apply = applyPID
-	rc.Transport = transportPID
-	raftProps, err := raftactor.Props(rc)
-	if err != nil {
+	rc.Apply, rc.Transport = applyPID, ChildPID(self, TransportName)
+	if err := spawnChild(ctx, RaftName, func() (*actor.Props, error) { return raftactor.Props(rc) }); err != nil {
 		return err
 	}
-	if _, err := ctx.SpawnNamed(raftProps, RaftName); err != nil {
-		return fmt.Errorf("node: spawn raft: %w", err)
+	lcc := s.cfg.LogCompactor
+	lcc.Raft = raftPID
+	if err := spawnChild(ctx, LogCompactorName, func() (*actor.Props, error) { return logcompactor.Props(lcc) }); err != nil {
+		return err
 	}
-
 	ric := s.cfg.ReadIndex
 	ric.Raft, ric.Apply = raftPID, applyPID
-	riProps, err := readindex.Props(ric)
+	if err := spawnChild(ctx, ReadIndexName, func() (*actor.Props, error) { return readindex.Props(ric) }); err != nil {
+		return err
+	}
+	lc := s.cfg.Lessor
+	lc.Raft = raftPID
+	return spawnChild(ctx, LessorName, func() (*actor.Props, error) { return lessor.Props(lc) })
+}
+
+// spawnChild spawns the child name with the props props returns.
+func spawnChild(ctx actor.Context, name string, props func() (*actor.Props, error)) error {
+	p, err := props()
 	if err != nil {
 		return err
 	}
-	if _, err := ctx.SpawnNamed(riProps, ReadIndexName); err != nil {
-		return fmt.Errorf("node: spawn readindex: %w", err)
+	if _, err := ctx.SpawnNamed(p, name); err != nil {
+		return fmt.Errorf("node: spawn %s: %w", name, err)
 	}
 	return nil
 }

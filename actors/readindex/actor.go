@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"github.com/asynkron/protoactor-go/scheduler"
 
+	"github.com/cairnkv/cairn/actors/ticker"
 	"github.com/cairnkv/cairn/proto/cairnpb"
 )
 
@@ -62,16 +62,15 @@ type read struct {
 }
 
 type round struct {
-	ctx     []byte
-	reads   []read
-	sent    time.Time
-	index   uint64 // set once raft answers
-	started bool
+	ctx   []byte
+	reads []read
+	sent  time.Time
+	index uint64 // set once raft answers
 }
 
 type readIndexActor struct {
 	cfg       Config
-	stopTicks scheduler.CancelFunc
+	stopTicks func()
 
 	applied  uint64
 	seq      uint64
@@ -85,8 +84,10 @@ func (a *readIndexActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		ctx.Request(a.cfg.Apply, &cairnpb.SubscribeApplied{})
+		ctx.Request(a.cfg.Raft, &cairnpb.SubscribeLeader{})
 		interval := a.cfg.RoundTimeout / 4
-		a.stopTicks = scheduler.NewTimerScheduler(ctx).SendRepeatedly(interval, interval, ctx.Self(), &cairnpb.ReadIndexTick{})
+		// Not scheduler.SendRepeatedly, which races with its cancellation.
+		a.stopTicks = ticker.Start(ctx.ActorSystem(), interval, ctx.Self(), &cairnpb.ReadIndexTick{})
 	case *actor.Stopping, *actor.Restarting:
 		if a.stopTicks != nil {
 			a.stopTicks()
@@ -103,6 +104,12 @@ func (a *readIndexActor) Receive(ctx actor.Context) {
 		a.release(ctx)
 	case *cairnpb.ReadIndexTick:
 		a.expire(ctx, time.Now())
+	case *cairnpb.LeaderChanged:
+		// Raft forgets read requests when leadership changes, silently: send
+		// the round in flight again at once rather than at its timeout.
+		if a.inflight != nil && m.GetLeader() != 0 {
+			a.send(ctx, a.inflight)
+		}
 	}
 	a.cfg.Pending.Store(int64(a.pending))
 }

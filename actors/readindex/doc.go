@@ -3,7 +3,8 @@
 // the next round.
 //
 // It accepts ReadIndexRequest (from the front door; the sender receives a
-// ReadIndexResult), ReadState and ReadIndexFailed (from the raft actor),
+// ReadIndexResult), ReadState, ReadIndexFailed and LeaderChanged (from the
+// raft actor),
 // Applied (from the apply actor, to which it subscribes when it starts) and
 // its own ReadIndexTick.
 //
@@ -18,10 +19,12 @@
 //  1. At most one round is in flight. Reads that arrive meanwhile wait for
 //     the next round, which starts as soon as the current one is answered.
 //  2. Every read is answered exactly once, by a result or an error, within
-//     its deadline (Config.Timeout after it arrived): a round that raft does
-//     not answer within the round timeout is retried with a new context until
-//     its reads' deadlines pass (raft drops read requests when leadership
-//     changes, and says nothing).
+//     its deadline (Config.Timeout after it arrived): raft drops read
+//     requests when leadership changes, and says nothing, so the round in
+//     flight is sent again with a new context when the raft actor reports a
+//     new leader (LeaderChanged, to which the actor subscribes), and when raft
+//     has not answered it within the round timeout, until its reads'
+//     deadlines pass.
 //  3. Nothing is kept after its answer: Pending() is zero when no read waits.
 //  4. At most Config.MaxPending reads wait at once; more are refused at once
 //     with TOO_MANY_REQUESTS rather than queued.

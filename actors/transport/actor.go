@@ -2,12 +2,14 @@ package transport
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/eventstream"
 	"github.com/asynkron/protoactor-go/remote"
 
+	"github.com/cairnkv/cairn/actors/snapshot"
 	"github.com/cairnkv/cairn/proto/cairnpb"
 )
 
@@ -27,7 +29,12 @@ type Config struct {
 	Addresses func() (map[uint64]string, error)
 	// Members returns the cluster's members, for JoinRequest.
 	Members func() ([]*cairnpb.Member, error)
-	Logger  *slog.Logger
+	// Snapshot is the template of snapshot senders (Receiver, Raft,
+	// ClusterID and Message are set per transfer); SnapshotID is the actor
+	// id of the snapshot receiver on every member.
+	Snapshot   snapshot.SenderConfig
+	SnapshotID string
+	Logger     *slog.Logger
 }
 
 // Props returns the props of a transport.
@@ -67,6 +74,8 @@ func (t *transportActor) Receive(ctx actor.Context) {
 		}
 	case *cairnpb.RaftBatch:
 		t.send(ctx, m)
+	case *cairnpb.SendSnapshot:
+		t.sendSnapshot(ctx, m)
 	case *cairnpb.MembershipChanged:
 		t.refresh()
 	case *cairnpb.JoinRequest:
@@ -106,6 +115,32 @@ func (t *transportActor) join(ctx actor.Context) {
 		return
 	}
 	ctx.Respond(&cairnpb.JoinInfo{ClusterId: t.cfg.ClusterID, Members: ms})
+}
+
+// sendSnapshot starts a sender for a MsgSnap; the sender reports to the raft
+// actor how it ends.
+func (t *transportActor) sendSnapshot(ctx actor.Context, m *cairnpb.SendSnapshot) {
+	to := m.GetMessage().GetTo()
+	fail := func(err error) {
+		t.cfg.Logger.Warn("cannot send snapshot", "to", fmt.Sprintf("%x", to), "error", err)
+		ctx.Send(t.cfg.Raft, &cairnpb.SnapshotStatus{To: to})
+	}
+	addr, ok := t.addrs[to]
+	if !ok || t.cfg.SnapshotID == "" {
+		fail(errors.New("no address or no snapshot receiver"))
+		return
+	}
+	sc := t.cfg.Snapshot
+	sc.Receiver = actor.NewPID(addr, t.cfg.SnapshotID)
+	sc.Raft = t.cfg.Raft
+	sc.ClusterID = t.cfg.ClusterID
+	sc.Message = m.GetMessage()
+	props, err := snapshot.SenderProps(sc)
+	if err != nil {
+		fail(err)
+		return
+	}
+	ctx.Spawn(props)
 }
 
 func (t *transportActor) refresh() {

@@ -19,8 +19,10 @@ import (
 type options struct {
 	cfg              cairn.Config
 	listenClientURLs []string
-	logLevel         slog.Level
-	logFormat        string
+	// listenPeerURL is where actor remoting listens for other members.
+	listenPeerURL string
+	logLevel      slog.Level
+	logFormat     string
 }
 
 // parseFlags parses args (without the program name). Output (usage, errors)
@@ -43,6 +45,10 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 	advertiseClient := fs.String("advertise-client-urls", "http://127.0.0.1:2379", "Comma-separated client URLs to advertise to the rest of the cluster and to clients.")
 	advertisePeer := fs.String("initial-advertise-peer-urls", "http://localhost:2380", "Comma-separated peer URLs of this member to advertise to the rest of the cluster; with the token they determine the member ID.")
 	fs.StringVar(&c.InitialClusterToken, "initial-cluster-token", "etcd-cluster", "Initial cluster token for the cluster during bootstrap.")
+	initialCluster := fs.String("initial-cluster", "", "Initial cluster configuration for bootstrapping, as name=peer-url,... Default: this member alone (${name}=${initial-advertise-peer-urls}).")
+	fs.StringVar(&c.InitialClusterState, "initial-cluster-state", cairn.ClusterStateNew, "Initial cluster state: 'new' to bootstrap a cluster, 'existing' to join one that has added this member (etcdctl member add).")
+	listenPeer := fs.String("listen-peer-urls", "http://localhost:2380", "URL to listen on for peer traffic (actor remoting). One URL: Cairn's members talk over one connection each.")
+	fs.Uint64Var(&c.RaftLogRetentionBytes, "raft-log-retention-bytes", 64<<20, "Most bytes of applied raft log entries kept for members that are behind; a member further behind gets a snapshot.")
 	fs.IntVar(&c.MaxRequestBytes, "max-request-bytes", 3<<19, "Maximum client request size in bytes the server will accept.")
 	fs.IntVar(&c.MaxTxnOps, "max-txn-ops", 128, "Maximum number of operations permitted in a transaction branch.")
 	heartbeat := fs.Uint("heartbeat-interval", uint(rd.TickInterval/time.Millisecond), "Time (in milliseconds) of a heartbeat interval.")
@@ -75,6 +81,19 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 	}
 	if c.AdvertisePeerURLs, err = parseURLs("initial-advertise-peer-urls", *advertisePeer); err != nil {
 		return nil, err
+	}
+	peers, err := parseURLs("listen-peer-urls", *listenPeer)
+	if err != nil {
+		return nil, err
+	}
+	if len(peers) > 1 {
+		return nil, errors.New("listen-peer-urls: Cairn listens for peers on one URL")
+	}
+	o.listenPeerURL = peers[0]
+	if *initialCluster != "" {
+		if c.InitialCluster, err = cairn.ParseInitialCluster(*initialCluster); err != nil {
+			return nil, fmt.Errorf("initial-cluster: %w", err)
+		}
 	}
 	if *heartbeat == 0 || *election <= *heartbeat {
 		return nil, fmt.Errorf("election-timeout (%dms) must be greater than heartbeat-interval (%dms), which must be positive", *election, *heartbeat)

@@ -49,6 +49,14 @@ func run(args []string, stderr io.Writer) int {
 	}))
 	defer system.Shutdown()
 
+	peers, err := startRemote(system, o.listenPeerURL, o.cfg.AdvertisePeerURLs[0])
+	if err != nil {
+		logger.Error("cannot listen for peers", "error", err)
+		closeAll(listeners)
+		return 1
+	}
+	defer peers.Shutdown(false)
+
 	node, err := cairn.Start(system, o.cfg)
 	if err != nil {
 		logger.Error("cannot start member", "error", err)

@@ -307,10 +307,14 @@ func (x *Identity) GetClusterId() uint64 {
 // ConfChangeContext is the context of every raft conf change Cairn
 // proposes: the member it adds or updates, and who waits for it.
 type ConfChangeContext struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Member        *Member                `protobuf:"bytes,1,opt,name=member,proto3" json:"member,omitempty"`
-	Origin        *Origin                `protobuf:"bytes,2,opt,name=origin,proto3" json:"origin,omitempty"`
-	Id            uint64                 `protobuf:"varint,3,opt,name=id,proto3" json:"id,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Member *Member                `protobuf:"bytes,1,opt,name=member,proto3" json:"member,omitempty"`
+	Origin *Origin                `protobuf:"bytes,2,opt,name=origin,proto3" json:"origin,omitempty"`
+	Id     uint64                 `protobuf:"varint,3,opt,name=id,proto3" json:"id,omitempty"`
+	// promote marks the ConfChangeAddNode that promotes a learner, as etcd's
+	// ConfigChangeContext.IsPromote does; a plain add of a recorded member is
+	// refused.
+	Promote       bool `protobuf:"varint,4,opt,name=promote,proto3" json:"promote,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -366,6 +370,13 @@ func (x *ConfChangeContext) GetId() uint64 {
 	return 0
 }
 
+func (x *ConfChangeContext) GetPromote() bool {
+	if x != nil {
+		return x.Promote
+	}
+	return false
+}
+
 var File_cairnpb_entry_proto protoreflect.FileDescriptor
 
 const file_cairnpb_entry_proto_rawDesc = "" +
@@ -396,11 +407,12 @@ const file_cairnpb_entry_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1b\n" +
 	"\tmember_id\x18\x02 \x01(\x04R\bmemberId\x12\x1d\n" +
 	"\n" +
-	"cluster_id\x18\x03 \x01(\x04R\tclusterId\"u\n" +
+	"cluster_id\x18\x03 \x01(\x04R\tclusterId\"\x8f\x01\n" +
 	"\x11ConfChangeContext\x12'\n" +
 	"\x06member\x18\x01 \x01(\v2\x0f.cairnpb.MemberR\x06member\x12'\n" +
 	"\x06origin\x18\x02 \x01(\v2\x0f.cairnpb.OriginR\x06origin\x12\x0e\n" +
-	"\x02id\x18\x03 \x01(\x04R\x02idB(Z&github.com/cairnkv/cairn/proto/cairnpbb\x06proto3"
+	"\x02id\x18\x03 \x01(\x04R\x02id\x12\x18\n" +
+	"\apromote\x18\x04 \x01(\bR\apromoteB(Z&github.com/cairnkv/cairn/proto/cairnpbb\x06proto3"
 
 var (
 	file_cairnpb_entry_proto_rawDescOnce sync.Once

@@ -649,6 +649,136 @@ func (x *LearnerStatusResult) GetLeaderLast() uint64 {
 	return 0
 }
 
+// LogStatusRequest asks the raft actor what the log compactor needs; the
+// answer is a LogStatus.
+type LogStatusRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LogStatusRequest) Reset() {
+	*x = LogStatusRequest{}
+	mi := &file_cairnpb_raft_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LogStatusRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LogStatusRequest) ProtoMessage() {}
+
+func (x *LogStatusRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cairnpb_raft_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LogStatusRequest.ProtoReflect.Descriptor instead.
+func (*LogStatusRequest) Descriptor() ([]byte, []int) {
+	return file_cairnpb_raft_proto_rawDescGZIP(), []int{13}
+}
+
+type LogStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// leader is true when this member leads; min_match is then the lowest
+	// index any other member is known to hold (learners included), or
+	// raft's last index when there is no other member.
+	Leader        bool   `protobuf:"varint,1,opt,name=leader,proto3" json:"leader,omitempty"`
+	MinMatch      uint64 `protobuf:"varint,2,opt,name=min_match,json=minMatch,proto3" json:"min_match,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LogStatus) Reset() {
+	*x = LogStatus{}
+	mi := &file_cairnpb_raft_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LogStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LogStatus) ProtoMessage() {}
+
+func (x *LogStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_cairnpb_raft_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LogStatus.ProtoReflect.Descriptor instead.
+func (*LogStatus) Descriptor() ([]byte, []int) {
+	return file_cairnpb_raft_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *LogStatus) GetLeader() bool {
+	if x != nil {
+		return x.Leader
+	}
+	return false
+}
+
+func (x *LogStatus) GetMinMatch() uint64 {
+	if x != nil {
+		return x.MinMatch
+	}
+	return 0
+}
+
+// LogCompactTick is the log compactor's timer.
+type LogCompactTick struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LogCompactTick) Reset() {
+	*x = LogCompactTick{}
+	mi := &file_cairnpb_raft_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LogCompactTick) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LogCompactTick) ProtoMessage() {}
+
+func (x *LogCompactTick) ProtoReflect() protoreflect.Message {
+	mi := &file_cairnpb_raft_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LogCompactTick.ProtoReflect.Descriptor instead.
+func (*LogCompactTick) Descriptor() ([]byte, []int) {
+	return file_cairnpb_raft_proto_rawDescGZIP(), []int{15}
+}
+
 var File_cairnpb_raft_proto protoreflect.FileDescriptor
 
 const file_cairnpb_raft_proto_rawDesc = "" +
@@ -684,7 +814,12 @@ const file_cairnpb_raft_proto_rawDesc = "" +
 	"\x05known\x18\x02 \x01(\bR\x05known\x12\x14\n" +
 	"\x05match\x18\x03 \x01(\x04R\x05match\x12\x1f\n" +
 	"\vleader_last\x18\x04 \x01(\x04R\n" +
-	"leaderLastB(Z&github.com/cairnkv/cairn/proto/cairnpbb\x06proto3"
+	"leaderLast\"\x12\n" +
+	"\x10LogStatusRequest\"@\n" +
+	"\tLogStatus\x12\x16\n" +
+	"\x06leader\x18\x01 \x01(\bR\x06leader\x12\x1b\n" +
+	"\tmin_match\x18\x02 \x01(\x04R\bminMatch\"\x10\n" +
+	"\x0eLogCompactTickB(Z&github.com/cairnkv/cairn/proto/cairnpbb\x06proto3"
 
 var (
 	file_cairnpb_raft_proto_rawDescOnce sync.Once
@@ -698,7 +833,7 @@ func file_cairnpb_raft_proto_rawDescGZIP() []byte {
 	return file_cairnpb_raft_proto_rawDescData
 }
 
-var file_cairnpb_raft_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_cairnpb_raft_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_cairnpb_raft_proto_goTypes = []any{
 	(*Propose)(nil),             // 0: cairnpb.Propose
 	(*Tick)(nil),                // 1: cairnpb.Tick
@@ -713,10 +848,13 @@ var file_cairnpb_raft_proto_goTypes = []any{
 	(*TransferLeader)(nil),      // 10: cairnpb.TransferLeader
 	(*LearnerStatus)(nil),       // 11: cairnpb.LearnerStatus
 	(*LearnerStatusResult)(nil), // 12: cairnpb.LearnerStatusResult
-	(*Error)(nil),               // 13: cairnpb.Error
+	(*LogStatusRequest)(nil),    // 13: cairnpb.LogStatusRequest
+	(*LogStatus)(nil),           // 14: cairnpb.LogStatus
+	(*LogCompactTick)(nil),      // 15: cairnpb.LogCompactTick
+	(*Error)(nil),               // 16: cairnpb.Error
 }
 var file_cairnpb_raft_proto_depIdxs = []int32{
-	13, // 0: cairnpb.ReadIndexFailed.error:type_name -> cairnpb.Error
+	16, // 0: cairnpb.ReadIndexFailed.error:type_name -> cairnpb.Error
 	1,  // [1:1] is the sub-list for method output_type
 	1,  // [1:1] is the sub-list for method input_type
 	1,  // [1:1] is the sub-list for extension type_name
@@ -736,7 +874,7 @@ func file_cairnpb_raft_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cairnpb_raft_proto_rawDesc), len(file_cairnpb_raft_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   13,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -48,6 +48,13 @@ const (
 	// Every member refused a conf change as invalid (for example, removing
 	// the last voter).
 	ErrorCode_ERROR_CODE_INVALID_CONF_CHANGE ErrorCode = 13
+	// Membership changes refused alike by every member.
+	ErrorCode_ERROR_CODE_MEMBER_NOT_FOUND   ErrorCode = 20
+	ErrorCode_ERROR_CODE_MEMBER_EXISTS      ErrorCode = 21
+	ErrorCode_ERROR_CODE_PEER_URL_EXISTS    ErrorCode = 22
+	ErrorCode_ERROR_CODE_MEMBER_NOT_LEARNER ErrorCode = 23
+	// A lease grant asks for a TTL above mvcc.MaxLeaseTTL.
+	ErrorCode_ERROR_CODE_LEASE_TTL_TOO_LARGE ErrorCode = 30
 )
 
 // Enum value maps for ErrorCode.
@@ -67,6 +74,11 @@ var (
 		11: "ERROR_CODE_LEADER_CHANGED",
 		12: "ERROR_CODE_REQUEST_TOO_LARGE",
 		13: "ERROR_CODE_INVALID_CONF_CHANGE",
+		20: "ERROR_CODE_MEMBER_NOT_FOUND",
+		21: "ERROR_CODE_MEMBER_EXISTS",
+		22: "ERROR_CODE_PEER_URL_EXISTS",
+		23: "ERROR_CODE_MEMBER_NOT_LEARNER",
+		30: "ERROR_CODE_LEASE_TTL_TOO_LARGE",
 	}
 	ErrorCode_value = map[string]int32{
 		"ERROR_CODE_UNSPECIFIED":         0,
@@ -83,6 +95,11 @@ var (
 		"ERROR_CODE_LEADER_CHANGED":      11,
 		"ERROR_CODE_REQUEST_TOO_LARGE":   12,
 		"ERROR_CODE_INVALID_CONF_CHANGE": 13,
+		"ERROR_CODE_MEMBER_NOT_FOUND":    20,
+		"ERROR_CODE_MEMBER_EXISTS":       21,
+		"ERROR_CODE_PEER_URL_EXISTS":     22,
+		"ERROR_CODE_MEMBER_NOT_LEARNER":  23,
+		"ERROR_CODE_LEASE_TTL_TOO_LARGE": 30,
 	}
 )
 
@@ -350,7 +367,7 @@ const file_cairnpb_result_proto_rawDesc = "" +
 	"leaseGrant\x12F\n" +
 	"\flease_revoke\x18\x0f \x01(\v2!.etcdserverpb.LeaseRevokeResponseH\x00R\vleaseRevokeB\n" +
 	"\n" +
-	"\bresponse*\xa1\x03\n" +
+	"\bresponse*\xc7\x04\n" +
 	"\tErrorCode\x12\x1a\n" +
 	"\x16ERROR_CODE_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14ERROR_CODE_NO_LEADER\x10\x01\x12\x16\n" +
@@ -366,7 +383,12 @@ const file_cairnpb_result_proto_rawDesc = "" +
 	"\x12\x1d\n" +
 	"\x19ERROR_CODE_LEADER_CHANGED\x10\v\x12 \n" +
 	"\x1cERROR_CODE_REQUEST_TOO_LARGE\x10\f\x12\"\n" +
-	"\x1eERROR_CODE_INVALID_CONF_CHANGE\x10\rB(Z&github.com/cairnkv/cairn/proto/cairnpbb\x06proto3"
+	"\x1eERROR_CODE_INVALID_CONF_CHANGE\x10\r\x12\x1f\n" +
+	"\x1bERROR_CODE_MEMBER_NOT_FOUND\x10\x14\x12\x1c\n" +
+	"\x18ERROR_CODE_MEMBER_EXISTS\x10\x15\x12\x1e\n" +
+	"\x1aERROR_CODE_PEER_URL_EXISTS\x10\x16\x12!\n" +
+	"\x1dERROR_CODE_MEMBER_NOT_LEARNER\x10\x17\x12\"\n" +
+	"\x1eERROR_CODE_LEASE_TTL_TOO_LARGE\x10\x1eB(Z&github.com/cairnkv/cairn/proto/cairnpbb\x06proto3"
 
 var (
 	file_cairnpb_result_proto_rawDescOnce sync.Once

@@ -111,7 +111,14 @@ func (n *Network) deliver(from string, pid *actor.PID, message any) {
 	if !ok {
 		return
 	}
+	// Fresh PIDs, as remoting would decode them: a PID caches the process
+	// it resolves to in the system that resolves it, so one PID shared by
+	// two systems would send one system's messages to the other's process.
+	if sender != nil {
+		sender = actor.NewPID(sender.GetAddress(), sender.GetId())
+	}
 	env := &actor.MessageEnvelope{Message: clone, Sender: sender}
+	pid = actor.NewPID(pid.GetAddress(), pid.GetId())
 	if header != nil {
 		env.Header = header.ToMap()
 	}

@@ -1,0 +1,123 @@
+package logcompactor
+
+import (
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"go.etcd.io/raft/v3/raftpb"
+
+	"github.com/cairnkv/cairn/actors/ticker"
+	"github.com/cairnkv/cairn/proto/cairnpb"
+	"github.com/cairnkv/cairn/storage/raftlog"
+)
+
+// Config of the log compactor.
+type Config struct {
+	Raft *actor.PID
+	Log  *raftlog.Log
+	// Applied returns the state machine's applied index and conf state.
+	Applied func() (uint64, *raftpb.ConfState, error)
+	// RetentionBytes bounds the applied entries kept. Default 64 MiB.
+	RetentionBytes uint64
+	// Interval between compactions. Default 1s.
+	Interval time.Duration
+	Logger   *slog.Logger
+}
+
+// Props returns the props of a log compactor.
+func Props(cfg Config) (*actor.Props, error) {
+	if cfg.Raft == nil || cfg.Log == nil || cfg.Applied == nil {
+		return nil, errors.New("logcompactor: Raft, Log and Applied are required")
+	}
+	if cfg.RetentionBytes == 0 {
+		cfg.RetentionBytes = 64 << 20
+	}
+	if cfg.Interval == 0 {
+		cfg.Interval = time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return actor.PropsFromProducer(func() actor.Actor { return &compactor{cfg: cfg} }), nil
+}
+
+type compactor struct {
+	cfg       Config
+	stopTicks func()
+}
+
+func (c *compactor) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		c.stopTicks = ticker.Start(ctx.ActorSystem(), c.cfg.Interval, ctx.Self(), &cairnpb.LogCompactTick{})
+	case *actor.Stopping, *actor.Restarting:
+		if c.stopTicks != nil {
+			c.stopTicks()
+		}
+	case *cairnpb.LogCompactTick:
+		ctx.Request(c.cfg.Raft, &cairnpb.LogStatusRequest{})
+	case *cairnpb.LogStatus:
+		if err := c.compact(m); err != nil {
+			c.cfg.Logger.Warn("raft log compaction failed", "error", err)
+		}
+	}
+}
+
+func (c *compactor) compact(st *cairnpb.LogStatus) error {
+	applied, cs, err := c.cfg.Applied()
+	if err != nil {
+		return err
+	}
+	first, _ := c.cfg.Log.FirstIndex()
+	last, _ := c.cfg.Log.LastIndex()
+	applied = min(applied, last)
+	if applied < first {
+		return nil // nothing applied is left to remove
+	}
+	target, err := c.target(applied, first-1, st)
+	if err != nil || target < first {
+		return err
+	}
+	return c.cfg.Log.Compact(target, cs)
+}
+
+// target returns the index to compact up to: see the package documentation.
+func (c *compactor) target(applied, floor uint64, st *cairnpb.LogStatus) (uint64, error) {
+	keepFrom := applied // compact up to here, keeping what follows
+	if st.GetLeader() && st.GetMinMatch() < keepFrom {
+		keepFrom = max(st.GetMinMatch(), floor)
+	}
+	tail, err := c.cfg.Log.BytesAfter(keepFrom)
+	if err != nil {
+		return 0, err
+	}
+	if tail <= c.cfg.RetentionBytes {
+		// What followers need fits; a non-leader also keeps its budget.
+		if !st.GetLeader() {
+			return c.budgetStart(floor, applied)
+		}
+		return keepFrom, nil
+	}
+	// Over budget: the slowest members will get a snapshot.
+	return c.budgetStart(keepFrom, applied)
+}
+
+// budgetStart returns the smallest index i in [lo, hi] such that the entries
+// after i fit the budget, or hi if none does.
+func (c *compactor) budgetStart(lo, hi uint64) (uint64, error) {
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		tail, err := c.cfg.Log.BytesAfter(mid)
+		if err != nil {
+			return 0, err
+		}
+		if tail <= c.cfg.RetentionBytes {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	return hi, nil
+}

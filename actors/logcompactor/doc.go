@@ -1,0 +1,20 @@
+// Package logcompactor is the actor that keeps the raft log short: after
+// entries are applied it removes them, keeping only what other members can
+// still use, within a byte budget.
+//
+// On every tick it asks the raft actor for the lowest index another member
+// holds (when this member leads) and compacts the log up to
+//
+//	min(applied, that index)           when what lies after it fits the budget,
+//	the first index whose tail fits    otherwise (capped at applied),
+//
+// so the log never holds more than RetentionBytes of applied entries, and a
+// member further behind than the budget is sent a snapshot instead. A member
+// that does not lead keeps the same budget of applied entries, so that if it
+// comes to lead it can still feed members slightly behind.
+//
+// It accepts LogCompactTick (its own timer) and LogStatus (the raft actor's
+// answer). It calls raftlog.Log.Compact itself: the log serializes its
+// writers, so compaction costs the raft actor at most a short wait for an
+// unsynced batch, and no message.
+package logcompactor
