@@ -97,6 +97,8 @@ func codeError(code cairnpb.ErrorCode, msg string) error {
 		return rpctypes.ErrGRPCPeerURLExist
 	case cairnpb.ErrorCode_ERROR_CODE_MEMBER_NOT_LEARNER:
 		return rpctypes.ErrGRPCMemberNotLearner
+	case cairnpb.ErrorCode_ERROR_CODE_TOO_MANY_LEARNERS:
+		return rpctypes.ErrGRPCTooManyLearners
 	}
 	return status.Error(codes.Internal, "etcdserver: "+msg)
 }

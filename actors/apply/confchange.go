@@ -103,6 +103,7 @@ func confChange(b *mvcc.Batch, e *raftpb.Entry, refusal *cairnpb.ErrorCode) (app
 	switch v1.GetType() {
 	case raftpb.ConfChangeRemoveNode:
 		b.DeleteMeta(memberMetaName(v1.GetNodeId()))
+		b.PutMeta(removedMetaName(v1.GetNodeId()), []byte{})
 	case raftpb.ConfChangeAddNode, raftpb.ConfChangeAddLearnerNode, raftpb.ConfChangeUpdateNode:
 		m, err := mergedMember(b, v1, cctx.GetMember(), next)
 		if err != nil {
@@ -122,6 +123,9 @@ func confChange(b *mvcc.Batch, e *raftpb.Entry, refusal *cairnpb.ErrorCode) (app
 // bootstrapping a cluster have no record yet and pass.
 func checkMembership(b *mvcc.Batch, cc *raftpb.ConfChange, cctx *cairnpb.ConfChangeContext) (cairnpb.ErrorCode, error) {
 	in := cctx.GetMember()
+	if removed, err := b.Meta(removedMetaName(cc.GetNodeId())); err != nil || removed != nil {
+		return cairnpb.ErrorCode_ERROR_CODE_MEMBER_NOT_FOUND, err
+	}
 	data, err := b.Meta(memberMetaName(cc.GetNodeId()))
 	if err != nil {
 		return 0, err
@@ -154,10 +158,14 @@ func checkMembership(b *mvcc.Batch, cc *raftpb.ConfChange, cctx *cairnpb.ConfCha
 		return 0, nil
 	}
 	var clash bool
+	learners := 0
 	err = b.MetaPrefix(metaMemberPrefix, func(_ string, value []byte) error {
 		m := &cairnpb.Member{}
 		if err := proto.Unmarshal(value, m); err != nil {
 			return err
+		}
+		if m.GetIsLearner() {
+			learners++
 		}
 		if m.GetId() == cc.GetNodeId() {
 			return nil
@@ -169,10 +177,15 @@ func checkMembership(b *mvcc.Batch, cc *raftpb.ConfChange, cctx *cairnpb.ConfCha
 		}
 		return nil
 	})
-	if err != nil || !clash {
+	switch {
+	case err != nil:
 		return 0, err
+	case clash:
+		return cairnpb.ErrorCode_ERROR_CODE_PEER_URL_EXISTS, nil
+	case cc.GetType() == raftpb.ConfChangeAddLearnerNode && learners >= maxLearners:
+		return cairnpb.ErrorCode_ERROR_CODE_TOO_MANY_LEARNERS, nil
 	}
-	return cairnpb.ErrorCode_ERROR_CODE_PEER_URL_EXISTS, nil
+	return 0, nil
 }
 
 // mergedMember is the member record after an add, promote or update: the

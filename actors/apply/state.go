@@ -18,10 +18,21 @@ import (
 const (
 	metaConfState    = "raft/confstate"
 	metaMemberPrefix = "member/"
+	// metaRemovedPrefix records removed members' IDs: etcd never lets an ID
+	// come back.
+	metaRemovedPrefix = "removed/"
 )
+
+// maxLearners is how many learners the cluster may have at once (etcd's
+// default --max-learners).
+const maxLearners = 1
 
 func memberMetaName(id uint64) string {
 	return metaMemberPrefix + strconv.FormatUint(id, 16)
+}
+
+func removedMetaName(id uint64) string {
+	return metaRemovedPrefix + strconv.FormatUint(id, 16)
 }
 
 // Recover returns the state machine's applied index and the raft conf state

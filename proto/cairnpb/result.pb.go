@@ -53,6 +53,7 @@ const (
 	ErrorCode_ERROR_CODE_MEMBER_EXISTS      ErrorCode = 21
 	ErrorCode_ERROR_CODE_PEER_URL_EXISTS    ErrorCode = 22
 	ErrorCode_ERROR_CODE_MEMBER_NOT_LEARNER ErrorCode = 23
+	ErrorCode_ERROR_CODE_TOO_MANY_LEARNERS  ErrorCode = 24
 	// A lease grant asks for a TTL above mvcc.MaxLeaseTTL.
 	ErrorCode_ERROR_CODE_LEASE_TTL_TOO_LARGE ErrorCode = 30
 )
@@ -78,6 +79,7 @@ var (
 		21: "ERROR_CODE_MEMBER_EXISTS",
 		22: "ERROR_CODE_PEER_URL_EXISTS",
 		23: "ERROR_CODE_MEMBER_NOT_LEARNER",
+		24: "ERROR_CODE_TOO_MANY_LEARNERS",
 		30: "ERROR_CODE_LEASE_TTL_TOO_LARGE",
 	}
 	ErrorCode_value = map[string]int32{
@@ -99,6 +101,7 @@ var (
 		"ERROR_CODE_MEMBER_EXISTS":       21,
 		"ERROR_CODE_PEER_URL_EXISTS":     22,
 		"ERROR_CODE_MEMBER_NOT_LEARNER":  23,
+		"ERROR_CODE_TOO_MANY_LEARNERS":   24,
 		"ERROR_CODE_LEASE_TTL_TOO_LARGE": 30,
 	}
 )
@@ -367,7 +370,7 @@ const file_cairnpb_result_proto_rawDesc = "" +
 	"leaseGrant\x12F\n" +
 	"\flease_revoke\x18\x0f \x01(\v2!.etcdserverpb.LeaseRevokeResponseH\x00R\vleaseRevokeB\n" +
 	"\n" +
-	"\bresponse*\xc7\x04\n" +
+	"\bresponse*\xe9\x04\n" +
 	"\tErrorCode\x12\x1a\n" +
 	"\x16ERROR_CODE_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14ERROR_CODE_NO_LEADER\x10\x01\x12\x16\n" +
@@ -387,7 +390,8 @@ const file_cairnpb_result_proto_rawDesc = "" +
 	"\x1bERROR_CODE_MEMBER_NOT_FOUND\x10\x14\x12\x1c\n" +
 	"\x18ERROR_CODE_MEMBER_EXISTS\x10\x15\x12\x1e\n" +
 	"\x1aERROR_CODE_PEER_URL_EXISTS\x10\x16\x12!\n" +
-	"\x1dERROR_CODE_MEMBER_NOT_LEARNER\x10\x17\x12\"\n" +
+	"\x1dERROR_CODE_MEMBER_NOT_LEARNER\x10\x17\x12 \n" +
+	"\x1cERROR_CODE_TOO_MANY_LEARNERS\x10\x18\x12\"\n" +
 	"\x1eERROR_CODE_LEASE_TTL_TOO_LARGE\x10\x1eB(Z&github.com/cairnkv/cairn/proto/cairnpbb\x06proto3"
 
 var (
