@@ -24,8 +24,10 @@ import (
 //  3. Log entries below target are deleted. Entries at target stay (a watch
 //     may start there), unless step 1 deleted their version.
 //
-// So a pass costs one seek per change made since the last pass, not per key
-// in the store. Progress is committed with each chunk, so a pass resumes
+// So a pass costs one seek per key changed since the last pass (per chunk
+// of changes: rule 1 walks a key's older versions once, from its newest
+// change in the chunk, and stops at the version the last pass left), not
+// per key in the store, and deletes each old version once. Progress is committed with each chunk, so a pass resumes
 // after a restart; a pass finishes its target even if a newer compaction is
 // committed meanwhile, and the next pass starts at that target.
 
@@ -78,7 +80,7 @@ func (s *Store) RunCompaction(ctx context.Context, chunk int) error {
 			}
 			p = compactionProgress{done: p.done, target: c, cursorMain: p.done}
 		}
-		if err := s.compactChunk(&p, chunk); err != nil {
+		if _, err := s.compactChunk(&p, chunk); err != nil {
 			return fmt.Errorf("mvcc: compaction to %d: %w", p.target, err)
 		}
 	}
@@ -102,14 +104,15 @@ func (s *Store) compactionProgress() (compactionProgress, error) {
 }
 
 // compactChunk processes up to chunk log entries from p's cursor and commits
-// the deletions with the new progress.
-func (s *Store) compactChunk(p *compactionProgress, chunk int) error {
+// the deletions with the new progress. It returns how many versions rule 1
+// deleted.
+func (s *Store) compactChunk(p *compactionProgress, chunk int) (deletes int, err error) {
 	logIt, err := s.db.NewIter(&pebble.IterOptions{
 		LowerBound: logKey(nil, p.cursorMain, p.cursorSub),
 		UpperBound: logKey(nil, p.target+1, 0),
 	})
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer func() { _ = logIt.Close() }()
 	verIt, err := s.db.NewIter(&pebble.IterOptions{
@@ -117,47 +120,63 @@ func (s *Store) compactChunk(p *compactionProgress, chunk int) error {
 		UpperBound: []byte{prefixVersion + 1},
 	})
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer func() { _ = verIt.Close() }()
 
 	wb := s.db.NewBatch()
 	defer func() { _ = wb.Close() }()
-	c := compactor{wb: wb, verIt: verIt, target: p.target}
+	c := compactor{wb: wb, verIt: verIt, target: p.target, done: p.done}
+	// The chunk's changes, in revision order. Rule 1 walks the older
+	// versions of a key once, from its newest change in the chunk: that
+	// walk deletes the versions of its older changes too. (Walking from
+	// each change re-read every older version of a key rewritten often,
+	// values included: quadratic in the rewrites of a key per chunk.)
+	type change struct {
+		main, sub int64
+		typ       byte
+		key       []byte
+	}
+	var changes []change
+	newest := map[string]int{}
 	ok := logIt.First()
 	for n := 0; ok && n < chunk; n++ {
 		main, sub, err := splitLogKey(logIt.Key())
 		if err != nil {
-			return err
+			return 0, err
 		}
 		raw, err := logIt.ValueAndErr()
 		if err != nil {
-			return err
+			return 0, err
 		}
 		typ, key, err := decodeLogRecord(raw)
 		if err != nil {
-			return err
+			return 0, err
 		}
-		if err := c.change(main, sub, typ, key); err != nil {
-			return err
-		}
+		newest[string(key)] = len(changes)
+		changes = append(changes, change{main, sub, typ, bytes.Clone(key)})
 		ok = logIt.Next()
 	}
 	if err := logIt.Error(); err != nil {
-		return err
+		return 0, err
+	}
+	for i, ch := range changes {
+		if err := c.change(ch.main, ch.sub, ch.typ, ch.key, newest[string(ch.key)] == i); err != nil {
+			return 0, err
+		}
 	}
 	if ok {
 		p.cursorMain, p.cursorSub, err = splitLogKey(logIt.Key())
 		if err != nil {
-			return err
+			return 0, err
 		}
 	} else {
 		*p = compactionProgress{done: p.target}
 	}
 	if err := wb.Set(metaKey(nil, metaSystem, metaCompaction), p.append(nil), nil); err != nil {
-		return err
+		return 0, err
 	}
-	return wb.Commit(pebble.NoSync)
+	return c.deletes, wb.Commit(pebble.NoSync)
 }
 
 // compactor applies the rules above to one change at a time.
@@ -165,23 +184,33 @@ type compactor struct {
 	wb     *pebble.Batch
 	verIt  *pebble.Iterator
 	target int64
-	kbuf   []byte
+	// done is the target of the last pass completed: of the versions of a
+	// key at or below it, that pass left only the newest.
+	done int64
+	kbuf []byte
+	// deletes counts the versions deleted under rule 1 (for tests).
+	deletes int
 }
 
-func (c *compactor) change(main, sub int64, typ byte, key []byte) error {
+// change applies the rules to one change. walk is false for a change of a
+// key that a newer change in the same chunk walks for (rule 1).
+func (c *compactor) change(main, sub int64, typ byte, key []byte, walk bool) error {
 	vk := versionKey(c.kbuf[:0], key, main, sub)
 	c.kbuf = vk
 	prefix := vk[:len(vk)-versionSuffixLen]
-	ok := c.verIt.SeekGE(vk)
+	ok := walk && c.verIt.SeekGE(vk)
 	if ok && bytes.Equal(c.verIt.Key(), vk) {
 		ok = c.verIt.Next()
 	}
-	// Rule 1: every older version of key.
+	// Rule 1: every older version of key. Below the last pass's target
+	// only its newest version is left: the walk ends there, rather than
+	// stepping over the tombstones of all the others.
 	for ; ok && bytes.HasPrefix(c.verIt.Key(), prefix); ok = c.verIt.Next() {
 		older := c.verIt.Key()
 		if err := c.wb.Delete(older, nil); err != nil {
 			return err
 		}
+		c.deletes++
 		_, omain, osub, err := splitVersionKey(older)
 		if err != nil {
 			return err
@@ -191,6 +220,9 @@ func (c *compactor) change(main, sub int64, typ byte, key []byte) error {
 			if err := c.wb.Delete(logKey(nil, omain, osub), nil); err != nil {
 				return err
 			}
+		}
+		if omain <= c.done {
+			break
 		}
 	}
 	if err := c.verIt.Error(); err != nil {

@@ -28,8 +28,10 @@ import (
 //	del k=K [end=E] [prev-kv]
 //	get k=K [end=E] [rev=N] [limit=N] [sort=key|version|create|mod|value]
 //	    [order=none|asc|desc] [keys-only] [count-only] [min-mod=N]
-//	    [max-mod=N] [min-create=N] [max-create=N] [view]
-//	txn [view]          body: see parseTxn
+//	    [max-mod=N] [min-create=N] [max-create=N] [view] [max-bytes=N]
+//	txn [view] [max-bytes=N]   body: see parseTxn
+//	                    max-bytes reads a view with the response bounded
+//	                    (RangeWithin, TxnWithin)
 //	compact rev=N
 //	lease-grant id=ID ttl=N | lease-revoke id=ID | lease-checkpoint id=ID remaining=N
 //	leases              every lease and its keys
@@ -39,6 +41,9 @@ import (
 //	commit [index=N]    commit it (default index: applied index + 1)
 //	abort               close it without committing
 //	events              the events of the open batch
+//	prefetch k=(K,K...) look up keys' latest records for the open batch
+//	                    (Batch.Prefetch), then print what it holds
+//	prefetched          what the open batch holds from Prefetch
 //	state               revision, compaction revision, applied index
 //	run-compaction [chunk=N]
 //	dump                every record in pebble, decoded
@@ -83,7 +88,7 @@ func (h *harness) run(t *testing.T, d *datadriven.TestData) string {
 			r := parseTxn(t, d.Input)
 			v := h.s.Read()
 			defer v.Close()
-			resp, err := v.Txn(r)
+			resp, err := v.TxnWithin(r, intArg(t, d.CmdArgs, "max-bytes"))
 			if err != nil {
 				return "error: " + err.Error() + "\n"
 			}
@@ -95,11 +100,11 @@ func (h *harness) run(t *testing.T, d *datadriven.TestData) string {
 		r := parseRange(t, d.CmdArgs)
 		var resp *pb.RangeResponse
 		var err error
-		if h.b != nil && !d.HasArg("view") {
+		if h.b != nil && !d.HasArg("view") && !d.HasArg("max-bytes") {
 			resp, err = h.b.Range(r)
 		} else {
 			v := h.s.Read()
-			resp, err = v.Range(r)
+			resp, err = v.RangeWithin(r, intArg(t, d.CmdArgs, "max-bytes"))
 			v.Close()
 		}
 		if err != nil {
@@ -131,6 +136,34 @@ func (h *harness) run(t *testing.T, d *datadriven.TestData) string {
 	case "events":
 		for _, ev := range h.b.Events() {
 			printEvent(&out, ev)
+		}
+	case "prefetch", "prefetched":
+		if h.b == nil {
+			t.Fatal("no open batch")
+		}
+		if d.Cmd == "prefetch" {
+			var keys [][]byte
+			for _, a := range d.CmdArgs {
+				if a.Key == "k" {
+					for _, v := range a.Vals {
+						keys = append(keys, []byte(unquote(t, v)))
+					}
+				}
+			}
+			if err := h.b.Prefetch(keys); err != nil {
+				return "error: " + err.Error() + "\n"
+			}
+		}
+		for _, p := range h.b.pre {
+			if !p.found {
+				fmt.Fprintf(&out, "%q absent\n", p.key)
+				continue
+			}
+			fmt.Fprintf(&out, "%q create=%d mod=%d/%d ver=%d", p.key, p.m.create, p.m.mod, p.m.modSub, p.m.version)
+			if p.m.lease != 0 {
+				fmt.Fprintf(&out, " lease=%d", p.m.lease)
+			}
+			out.WriteString("\n")
 		}
 	case "state":
 		v := h.s.Read()

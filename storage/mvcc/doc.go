@@ -50,9 +50,11 @@
 // # Memory
 //
 // The Store holds three integers. A Batch holds pebble's batch (the writes of
-// the entries it applies) and the events; a view holds a pebble snapshot; a
-// range holds its response and scratch buffers. Nothing is proportional to
-// the number of keys in the store.
+// the entries it applies; NewBatchWithSize sizes it up front), the events,
+// and the latest records of the keys it prefetched (prefetch.go: about 72
+// bytes per key of the entries it applies); a view holds a pebble snapshot; a range holds its response and
+// scratch buffers, and RangeWithin bounds the response in bytes. Nothing is
+// proportional to the number of keys in the store.
 //
 // # Keys
 //

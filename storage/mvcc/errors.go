@@ -46,6 +46,16 @@ var (
 	// ErrNotReadOnly: ReadView.Txn was given a txn that writes (see
 	// IsReadOnlyTxn). A programming error of the caller, not of the client.
 	ErrNotReadOnly = errors.New("mvcc: txn is not read-only")
+	// ErrResponseTooLarge: the key-values of a range, or of the ranges of a
+	// read-only txn, would take more bytes than the caller allowed
+	// (ReadView.RangeWithin, TxnWithin). The front door maps it to
+	// ResourceExhausted, telling the client to page with a limit or stream;
+	// etcd has no such limit.
+	ErrResponseTooLarge = errors.New("mvcc: range response is too large")
+	// ErrViewReplaced: a snapshot from the leader replaced the state machine
+	// while a view was reading it (Store.Replace). The front door maps it to
+	// Unavailable, which clients retry on a fresh view.
+	ErrViewReplaced = errors.New("mvcc: state machine replaced by a snapshot during the read")
 	// ErrCorrupt: a stored record could not be decoded. The database is
 	// damaged or was written by an incompatible version.
 	ErrCorrupt = errors.New("mvcc: corrupt record")

@@ -73,7 +73,7 @@ func (v *ReadView) Events(from, to int64, opts EventOptions, fn func(*mvccpb.Eve
 	if cerr := vals.close(); err == nil {
 		err = cerr
 	}
-	return err
+	return v.valid(err)
 }
 
 func (v *ReadView) walkLog(it *pebble.Iterator, sp span, opts EventOptions, vals *valueReader,
@@ -144,7 +144,10 @@ func (v *ReadView) PrevKV(key []byte, rev int64) (*mvccpb.KeyValue, error) {
 	if cerr := vals.close(); err == nil {
 		err = cerr
 	}
-	return kv, err
+	if err = v.valid(err); err != nil {
+		return nil, err
+	}
+	return kv, nil
 }
 
 // isCreate reports whether ev creates its key (etcd's IsCreateEvent).

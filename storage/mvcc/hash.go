@@ -34,7 +34,7 @@ func (v *ReadView) Hash(rev int64) (hash uint32, compactRev int64, err error) {
 		return 0, 0, ErrFutureRev
 	}
 	h, err := hashHistory(v.snap, compactRev, rev)
-	return h, compactRev, err
+	return h, compactRev, v.valid(err)
 }
 
 func hashHistory(rd pebble.Reader, compactRev, rev int64) (uint32, error) {

@@ -126,7 +126,7 @@ func (v *ReadView) Lease(id int64) (ttl, remaining int64, err error) {
 	if err == nil && !found {
 		err = ErrLeaseNotFound
 	}
-	return ttl, remaining, err
+	return ttl, remaining, v.valid(err)
 }
 
 // Leases calls fn for every lease in ID order (negative IDs first). An error
@@ -160,7 +160,7 @@ func (v *ReadView) Leases(fn func(id, ttl, remaining int64) error) error {
 			return err
 		}
 	}
-	return it.Error()
+	return v.valid(it.Error())
 }
 
 // LeaseKeys calls fn for every key attached to a lease, in key order. The
@@ -181,5 +181,5 @@ func (v *ReadView) LeaseKeys(id int64, fn func(key []byte) error) error {
 			return err
 		}
 	}
-	return it.Error()
+	return v.valid(it.Error())
 }

@@ -54,7 +54,11 @@ func (v *ReadView) Meta(name string) ([]byte, error) {
 	if err := v.usable(); err != nil {
 		return nil, err
 	}
-	return getMeta(v.snap, name)
+	m, err := getMeta(v.snap, name)
+	if err = v.valid(err); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 func getMeta(rd pebble.Reader, name string) ([]byte, error) {
@@ -73,7 +77,7 @@ func (v *ReadView) MetaPrefix(prefix string, fn func(name string, value []byte) 
 	if err := v.usable(); err != nil {
 		return err
 	}
-	return metaPrefix(v.snap, prefix, fn)
+	return v.valid(metaPrefix(v.snap, prefix, fn))
 }
 
 // MetaPrefix is ReadView.MetaPrefix through the batch: it sees the batch's

@@ -3,6 +3,7 @@ package mvcc
 import (
 	"bytes"
 	"container/heap"
+	"fmt"
 	"sort"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -12,8 +13,9 @@ import (
 
 // rangeKVs serves r against rd, whose newest state is curRev, as etcd's
 // txn.Range with withTotalCount does. See doc.go, "Range", for the rules this
-// follows and the work it bounds.
-func rangeKVs(rd pebble.Reader, r *pb.RangeRequest, curRev, compactRev int64) (*pb.RangeResponse, error) {
+// follows and the work it bounds. The key-values it returns are taken from
+// budget (nil: no bound).
+func rangeKVs(rd pebble.Reader, r *pb.RangeRequest, curRev, compactRev int64, budget *responseBudget) (*pb.RangeResponse, error) {
 	if err := checkSortOptions(r); err != nil {
 		return nil, err
 	}
@@ -34,6 +36,7 @@ func rangeKVs(rd pebble.Reader, r *pb.RangeRequest, curRev, compactRev int64) (*
 	}
 
 	plan := planRange(r)
+	plan.budget = budget
 	c, err := newCursor(rd, sp, rev, rev == curRev, plan.reverse)
 	if err != nil {
 		return nil, err
@@ -94,7 +97,50 @@ type rangePlan struct {
 	fastKeysOnly bool
 	// needValue: values are read while walking (for the VALUE sort).
 	needValue bool
+	// budget bounds the bytes of the response's key-values; nil: no bound.
+	budget *responseBudget
 }
+
+// responseBudget bounds the bytes of key-values one response holds
+// (ReadView.RangeWithin, TxnWithin): each key-value costs its key, its value
+// and kvOverheadBytes. A range that would go over it stops walking and
+// fails with ErrResponseTooLarge, so a range over a large keyspace never
+// holds more than about the budget.
+type responseBudget struct {
+	max, used int64
+}
+
+// kvOverheadBytes is what a key-value costs beyond its key and value: about
+// its encoded revisions, version, lease and framing.
+const kvOverheadBytes = 32
+
+func newResponseBudget(maxBytes int64) *responseBudget {
+	if maxBytes <= 0 {
+		return nil
+	}
+	return &responseBudget{max: maxBytes}
+}
+
+// fits reports whether n more bytes would stay within the budget, without
+// taking them.
+func (b *responseBudget) fits(n int64) bool { return b == nil || b.used+n <= b.max }
+
+// take takes n bytes, or fails with ErrResponseTooLarge if they do not fit.
+func (b *responseBudget) take(n int64) error {
+	if !b.fits(n) {
+		return b.exceeded()
+	}
+	if b != nil {
+		b.used += n
+	}
+	return nil
+}
+
+func (b *responseBudget) exceeded() error {
+	return fmt.Errorf("%w: its key-values take more than %d bytes", ErrResponseTooLarge, b.max)
+}
+
+func kvCost(key, value []byte) int64 { return int64(len(key)+len(value)) + kvOverheadBytes }
 
 func planRange(r *pb.RangeRequest) rangePlan {
 	p := rangePlan{r: r}
@@ -147,6 +193,9 @@ func (p *rangePlan) run(rd pebble.Reader, c cursor, resp *pb.RangeResponse) erro
 		count    int64
 		filtered int64 // keys that passed the filters (when not prefetching)
 		top      *topK
+		// kept is the cost of items; the last item kept may be cut (limit
+		// + 1), so the walk stops only when the others do not fit.
+		kept, last int64
 	)
 	if p.sort && p.prefetch == 0 && r.Limit > 0 {
 		top = &topK{p: p, limit: int(r.Limit)}
@@ -207,6 +256,10 @@ func (p *rangePlan) run(rd pebble.Reader, c cursor, resp *pb.RangeResponse) erro
 			it.value = bytes.Clone(it.value)
 		}
 		items = append(items, it)
+		last = kvCost(it.key, it.value)
+		if kept += last; !p.budget.fits(kept - last) {
+			return p.budget.exceeded()
+		}
 	}
 	rest, err := countRest(c)
 	if err != nil {
@@ -263,9 +316,16 @@ func (p *rangePlan) fill(rd pebble.Reader, items []*item, resp *pb.RangeResponse
 				if err != nil {
 					return err
 				}
+				if err := p.budget.take(kvCost(it.key, v)); err != nil {
+					return err
+				}
 				it.value = bytes.Clone(v)
+			} else if err := p.budget.take(kvCost(it.key, it.value)); err != nil {
+				return err
 			}
 			kv.Value = it.value
+		} else if err := p.budget.take(kvCost(it.key, nil)); err != nil {
+			return err
 		}
 		resp.Kvs[i] = kv
 	}

@@ -1,6 +1,7 @@
 package mvcc
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
 	"testing"
@@ -87,4 +88,22 @@ func TestManyKeys(t *testing.T) {
 			}
 		})
 	}
+	// The whole prefix under a bound of a few KiB: the range gives up once
+	// the bound is passed, rather than after building the response.
+	t.Run("bounded", func(t *testing.T) {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		_, err := v.RangeWithin(&pb.RangeRequest{Key: prefix, RangeEnd: end}, 4<<10)
+		runtime.ReadMemStats(&after)
+		if !errors.Is(err, ErrResponseTooLarge) {
+			t.Fatalf("RangeWithin = %v, want ErrResponseTooLarge", err)
+		}
+		if raceEnabled {
+			return
+		}
+		if n := after.Mallocs - before.Mallocs; n > uint64(nkeys/10) {
+			t.Fatalf("%d allocations for %d keys", n, nkeys)
+		}
+	})
 }

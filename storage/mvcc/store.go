@@ -23,6 +23,14 @@ type Store struct {
 
 	batchOpen atomic.Bool
 	compactMu sync.Mutex // serializes RunCompaction calls
+
+	// replacements counts the state machine's replacements (Replace) as a
+	// sequence lock: odd while one is under way. pebble's excise, which
+	// installs a snapshot, is not bound by the sequence numbers of open
+	// snapshots (its virtual sstables drop the excised keys for every
+	// reader), so a view open across a replacement would read a mix of the
+	// old state and nothing: views check the count instead (ReadView.valid).
+	replacements atomic.Uint64
 }
 
 // Open reads the store's state from db, creating nothing until the first
@@ -63,9 +71,25 @@ func (s *Store) CompactRev() int64 { return s.compactRev.Load() }
 // none).
 func (s *Store) AppliedIndex() uint64 { return s.applied.Load() }
 
+// Replace runs install, which replaces the state machine underneath the
+// store (storage.Engine.ReplaceStateMachine installing a snapshot), then
+// reloads the store's state. Views opened before or during the replacement
+// fail with ErrViewReplaced from then on, rather than read a mix of both
+// states. No batch may be open.
+func (s *Store) Replace(install func() error) error {
+	if s.batchOpen.Load() {
+		return fmt.Errorf("mvcc: replace with a batch open")
+	}
+	s.replacements.Add(1)
+	defer s.replacements.Add(1)
+	if err := install(); err != nil {
+		return err
+	}
+	return s.Reload()
+}
+
 // Reload reads the store's state again from pebble, after the state machine
-// was replaced underneath it (a snapshot installed with
-// storage.Engine.ReplaceStateMachine). No batch may be open.
+// was replaced underneath it (see Replace). No batch may be open.
 func (s *Store) Reload() error {
 	if s.batchOpen.Load() {
 		return fmt.Errorf("mvcc: reload with a batch open")

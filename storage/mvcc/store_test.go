@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/cockroachdb/pebble/v2"
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 )
 
@@ -231,4 +232,46 @@ func TestConcurrency(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkInvariants(t, s)
+}
+
+// TestViewAcrossReplace checks that a view open across a replacement of the
+// state machine fails instead of reading what pebble's excise left of the
+// old state (nothing: excise is not bound by open snapshots).
+func TestViewAcrossReplace(t *testing.T) {
+	db, s := openTestStore(t)
+	defer db.close(t)
+	b := s.NewBatch()
+	mustPut(t, b, "a", "1")
+	if err := b.Commit(5); err != nil {
+		t.Fatal(err)
+	}
+	before := s.Read()
+	defer before.Close()
+	var during *ReadView
+	err := s.Replace(func() error {
+		during = s.Read()
+		return db.db.Excise(context.Background(), pebble.KeyRange{Start: []byte{prefixMeta}, End: []byte{0x20}})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer during.Close()
+	get := &pb.RangeRequest{Key: []byte("a")}
+	for name, v := range map[string]*ReadView{"opened before": before, "opened during": during} {
+		if _, err := v.Range(get); !errors.Is(err, ErrViewReplaced) {
+			t.Errorf("view %s the replacement: Range error %v, want ErrViewReplaced", name, err)
+		}
+		if _, err := v.Meta("x"); !errors.Is(err, ErrViewReplaced) {
+			t.Errorf("view %s the replacement: Meta error %v, want ErrViewReplaced", name, err)
+		}
+	}
+	after := s.Read()
+	defer after.Close()
+	resp, err := after.Range(get)
+	if err != nil {
+		t.Fatalf("view opened after the replacement: %v", err)
+	}
+	if len(resp.Kvs) != 0 || s.AppliedIndex() != 0 {
+		t.Fatalf("after the replacement: %d keys, applied %d; want the replaced (empty) state", len(resp.Kvs), s.AppliedIndex())
+	}
 }

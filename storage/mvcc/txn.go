@@ -21,6 +21,7 @@ type txnRunner struct {
 	w          *Batch        // nil for a read-only txn
 	begin      int64         // revision before the txn
 	compactRev int64
+	budget     *responseBudget // of its ranges' key-values; nil: no bound
 }
 
 // readRev is the revision reads inside the txn report: begin, or begin+1 once
@@ -40,9 +41,14 @@ func (t *txnRunner) run(r *pb.TxnRequest) (resp *pb.TxnResponse, executed bool, 
 	if err != nil {
 		return nil, false, err
 	}
-	sim := existSim{rd: t.rd}
+	// Only puts with ignore_value or ignore_lease ask whether their key
+	// exists; without them nothing needs to be tracked.
+	var sim *existSim
+	if hasIgnorePut(r) {
+		sim = &existSim{rd: t.rd}
+	}
 	pos := 0
-	if err := t.check(r, path, &pos, &sim); err != nil {
+	if err := t.check(r, path, &pos, sim); err != nil {
 		return nil, false, err
 	}
 	resp = &pb.TxnResponse{}
@@ -52,6 +58,22 @@ func (t *txnRunner) run(r *pb.TxnRequest) (resp *pb.TxnResponse, executed bool, 
 	}
 	resp.Header.Revision = t.readRev()
 	return resp, true, nil
+}
+
+// hasIgnorePut reports whether a put in either branch of r, nested txns
+// included, has ignore_value or ignore_lease.
+func hasIgnorePut(r *pb.TxnRequest) bool {
+	for _, ops := range [2][]*pb.RequestOp{r.GetSuccess(), r.GetFailure()} {
+		for _, op := range ops {
+			if p := op.GetRequestPut(); p != nil && (p.IgnoreValue || p.IgnoreLease) {
+				return true
+			}
+			if nt := op.GetRequestTxn(); nt != nil && hasIgnorePut(nt) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func branch(r *pb.TxnRequest, succeeded bool) []*pb.RequestOp {
@@ -81,9 +103,10 @@ func (t *txnRunner) compareToPath(r *pb.TxnRequest, path []bool) ([]bool, error)
 
 // check validates the chosen path of r (etcd's checkTxn). As in etcd, a put
 // with ignore_value/ignore_lease needs its key to exist before the txn; it
-// must also still exist when the put runs, which check simulates (a delete
-// earlier in the path may remove it, past ValidateTxn only through its
-// "\x00" quirk; etcd would crash applying such a txn).
+// must also still exist when the put runs, which check simulates in sim (a
+// delete earlier in the path may remove it, past ValidateTxn only through
+// its "\x00" quirk; etcd would crash applying such a txn). sim may be nil
+// if r has no such put.
 func (t *txnRunner) check(r *pb.TxnRequest, path []bool, pos *int, sim *existSim) error {
 	ok := path[*pos]
 	*pos++
@@ -112,10 +135,12 @@ func (t *txnRunner) check(r *pb.TxnRequest, path []bool, pos *int, sim *existSim
 					return ErrKeyNotFound
 				}
 			}
-			sim.put(p.Key)
+			if sim != nil {
+				sim.put(p.Key)
+			}
 		case op.GetRequestDeleteRange() != nil:
 			d := op.GetRequestDeleteRange()
-			if sp, ok := requestSpan(d.Key, d.RangeEnd); ok {
+			if sp, ok := requestSpan(d.Key, d.RangeEnd); ok && sim != nil {
 				sim.del(sp)
 			}
 		case op.GetRequestTxn() != nil:
@@ -142,7 +167,7 @@ func (t *txnRunner) execute(r *pb.TxnRequest, path []bool, pos *int, resp *pb.Tx
 		resp.Responses[i] = ro
 		switch {
 		case op.GetRequestRange() != nil:
-			rr, err := rangeKVs(t.rd, op.GetRequestRange(), t.readRev(), t.compactRev)
+			rr, err := rangeKVs(t.rd, op.GetRequestRange(), t.readRev(), t.compactRev, t.budget)
 			if err != nil {
 				return fmt.Errorf("mvcc: txn range: %w", err)
 			}

@@ -119,7 +119,7 @@ func checkIntervals(ops []*pb.RequestOp) (map[string]struct{}, *delSpans, error)
 			dels.addRequest(d)
 		}
 	}
-	puts := make(map[string]struct{})
+	puts := make(map[string]struct{}, len(ops))
 	for _, op := range ops {
 		nt := op.GetRequestTxn()
 		if nt == nil {

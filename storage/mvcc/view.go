@@ -23,16 +23,21 @@ type ReadView struct {
 	st       stateRecord
 	err      error // failure to read the state record; returned by every call
 	closed   bool
+
+	s   *Store
+	gen uint64 // s.replacements when the view was opened
 }
 
 // Read opens a view of the last committed state. The caller must Close it.
 func (s *Store) Read() *ReadView {
-	snap := s.db.NewSnapshot()
-	st, err := readState(snap)
-	if err != nil {
-		err = fmt.Errorf("mvcc: read view: %w", err)
+	v := &ReadView{s: s, gen: s.replacements.Load()}
+	v.snap = s.db.NewSnapshot()
+	v.st, v.err = readState(v.snap)
+	if v.err != nil {
+		v.err = fmt.Errorf("mvcc: read view: %w", v.err)
 	}
-	return &ReadView{snap: snap, st: st, err: err}
+	v.err = v.valid(v.err)
+	return v
 }
 
 // ViewOf returns a view of the state machine as snap sees it (a pebble
@@ -43,7 +48,10 @@ func (s *Store) ViewOf(snap *pebble.Snapshot) *ReadView {
 	if err != nil {
 		err = fmt.Errorf("mvcc: read view: %w", err)
 	}
-	return &ReadView{snap: snap, borrowed: true, st: st, err: err}
+	// The caller opened snap before this call: a replacement since then
+	// is not seen here (the snapshot sender runs on leaders, which do not
+	// install snapshots).
+	return &ReadView{snap: snap, borrowed: true, st: st, err: err, s: s, gen: s.replacements.Load()}
 }
 
 func (v *ReadView) usable() error {
@@ -51,6 +59,22 @@ func (v *ReadView) usable() error {
 		return errViewClosed
 	}
 	return v.err
+}
+
+// valid returns err, or ErrViewReplaced if a replacement of the state
+// machine began since the view was opened (or was under way then): what the
+// view read may then be a mix of the old state and nothing. Every read
+// checks it after reading; a read that fails this way has delivered nothing
+// the caller may use (a walk's callbacks may have been called: the caller
+// discards what they collected).
+func (v *ReadView) valid(err error) error {
+	if v.s == nil {
+		return err
+	}
+	if v.gen%2 == 1 || v.s.replacements.Load() != v.gen {
+		return ErrViewReplaced
+	}
+	return err
 }
 
 // Rev returns the view's current revision.
@@ -66,24 +90,45 @@ func (v *ReadView) AppliedIndex() uint64 { return v.st.applied }
 // Range serves r with etcd's semantics. The response header carries only the
 // view's revision. The response owns its keys and values.
 func (v *ReadView) Range(r *pb.RangeRequest) (*pb.RangeResponse, error) {
+	return v.RangeWithin(r, 0)
+}
+
+// RangeWithin is Range with the response's key-values bounded to maxBytes
+// (each costs its key, its value and a few dozen bytes; maxBytes <= 0: no
+// bound). A range that would exceed it fails with ErrResponseTooLarge as
+// soon as it knows, having held at most about maxBytes.
+func (v *ReadView) RangeWithin(r *pb.RangeRequest, maxBytes int64) (*pb.RangeResponse, error) {
 	if err := v.usable(); err != nil {
 		return nil, err
 	}
-	return rangeKVs(v.snap, r, v.st.rev, v.st.compactRev)
+	resp, err := rangeKVs(v.snap, r, v.st.rev, v.st.compactRev, newResponseBudget(maxBytes))
+	if err = v.valid(err); err != nil {
+		return nil, err
+	}
+	return resp, nil
 }
 
 // Txn serves a read-only txn (see IsReadOnlyTxn; ErrNotReadOnly otherwise).
 // The response header carries the view's revision.
 func (v *ReadView) Txn(r *pb.TxnRequest) (*pb.TxnResponse, error) {
+	return v.TxnWithin(r, 0)
+}
+
+// TxnWithin is Txn with the key-values of all its ranges together bounded
+// to maxBytes, as RangeWithin bounds one range.
+func (v *ReadView) TxnWithin(r *pb.TxnRequest, maxBytes int64) (*pb.TxnResponse, error) {
 	if err := v.usable(); err != nil {
 		return nil, err
 	}
 	if !IsReadOnlyTxn(r) {
 		return nil, ErrNotReadOnly
 	}
-	t := &txnRunner{rd: v.snap, begin: v.st.rev, compactRev: v.st.compactRev}
+	t := &txnRunner{rd: v.snap, begin: v.st.rev, compactRev: v.st.compactRev, budget: newResponseBudget(maxBytes)}
 	resp, _, err := t.run(r)
-	return resp, err
+	if err = v.valid(err); err != nil {
+		return nil, err
+	}
+	return resp, nil
 }
 
 // Close releases the view. Safe more than once.

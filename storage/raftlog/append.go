@@ -1,9 +1,11 @@
 package raftlog
 
 import (
+	"encoding/binary"
 	"fmt"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/batchrepr"
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
@@ -40,7 +42,7 @@ func (l *Log) Append(hs *raftpb.HardState, ents []*raftpb.Entry, sync bool) erro
 		return nil
 	}
 
-	b := l.db.NewBatch()
+	b := l.newAppendBatch(appendBatchSize(hs, writeHS, ents))
 	defer b.Close()
 	next := *s
 	if writeHS {
@@ -117,6 +119,39 @@ func (l *Log) stageEntries(b *pebble.Batch, s, next *state, ents []*raftpb.Entry
 	}
 	next.last, next.lastCum = newLast, cum
 	return added, mid, nil
+}
+
+// newAppendBatch returns a batch whose buffer holds size bytes from its
+// first record on. A batch that grows doubles its buffer: sized up front,
+// appending N bytes of entries holds N bytes, not up to 2N plus the
+// copies.
+func (l *Log) newAppendBatch(size int) *pebble.Batch {
+	b := l.db.NewBatchWithSize(size)
+	// pebble sets a batch's buffer up at its first record, replacing one
+	// smaller than the record rounded up to a power of two; Repr sets it
+	// up now and keeps this one. (WithInitialSizeBytes would instead stay
+	// with the batch in pebble's pool, for every later NewBatch.)
+	// TestAppendBatchSize checks that the buffer is not replaced.
+	_ = b.Repr()
+	return b
+}
+
+// batchRecordOverhead bounds what pebble's batch adds to a record beyond
+// its key and value: a kind byte and two varint lengths.
+const batchRecordOverhead = 1 + 2*binary.MaxVarintLen32
+
+// appendBatchSize returns, at least, the bytes of the pebble batch that
+// Append builds for hs (if writeHS) and ents: its header, the hard state,
+// one record per entry, and a range deletion of the replaced suffix.
+func appendBatchSize(hs *raftpb.HardState, writeHS bool, ents []*raftpb.Entry) int {
+	n := batchrepr.HeaderLen + batchRecordOverhead + 2*entryKeyLen // the range deletion
+	if writeHS {
+		n += batchRecordOverhead + len(hardStateKey) + proto.Size(hs)
+	}
+	for _, e := range ents {
+		n += batchRecordOverhead + entryKeyLen + entryHeaderLen + proto.Size(e)
+	}
+	return n
 }
 
 // trimToLog checks that ents are consecutive and leave no gap after the log,

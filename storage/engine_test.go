@@ -1,0 +1,65 @@
+package storage
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// TestBlockCacheKeepsBlocksUnderWrites checks that the block cache holds
+// blocks while the memtables exist that writes need. pebble reserves each
+// memtable's size in the block cache: with a cache of CacheBytes alone, two
+// memtables of the default size left no room for any block, and every read
+// of an sstable read, checksummed and decompressed its blocks again.
+func TestBlockCacheKeepsBlocksUnderWrites(t *testing.T) {
+	// Small sizes, the defaults' proportions: two memtables as large as the
+	// cache.
+	e, err := Open(t.TempDir(), Options{CacheBytes: 2 << 20, MemTableBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	key := func(i int) []byte { return fmt.Appendf(nil, "\x10k%06d", i) }
+	value := make([]byte, 100)
+	set := func(from, to int) {
+		b := e.DB.NewBatch()
+		defer b.Close()
+		for i := from; i < to; i++ {
+			if err := b.Set(key(i), value, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := b.Commit(pebble.NoSync); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Keys in sstables, then writes enough to fill a memtable and start
+	// another.
+	set(0, 5000)
+	if err := e.DB.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		set(10_000+i*1000, 10_000+(i+1)*1000)
+	}
+	read := func() {
+		for i := 0; i < 5000; i += 50 {
+			v, closer, err := e.DB.Get(key(i))
+			if err != nil {
+				t.Fatalf("get %s: %v", key(i), err)
+			}
+			_ = v
+			_ = closer.Close()
+		}
+	}
+	read()
+	before := e.DB.Metrics().BlockCache
+	read()
+	after := e.DB.Metrics().BlockCache
+	hits, misses := after.Hits-before.Hits, after.Misses-before.Misses
+	if after.Size == 0 || misses > hits/10 {
+		t.Fatalf("reading the same keys again: %d block cache hits, %d misses; cache holds %d bytes in %d blocks",
+			hits, misses, after.Size, after.Count)
+	}
+}

@@ -1,0 +1,152 @@
+package mvcc
+
+import (
+	"bytes"
+	"slices"
+
+	"github.com/cockroachdb/pebble/v2"
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+)
+
+// Prefetching the latest records of a batch's keys.
+//
+// Every put reads its key's latest record first: a new key must learn that it
+// has none, an existing one its create revision, version and lease. etcd
+// answers from its in-memory index of every key; this package has none, and
+// a pebble Get per put costs an iterator built over every level (memtables,
+// L0 files, each level's file, their bloom filters) for one key. Prefetch
+// does the lookups of a whole batch in one pass instead: keys sorted, one
+// iterator, SeekPrefixGE (which consults the bloom filters and, keys being
+// ascending, moves forward from where the previous seek left each level).
+// With 1,000 puts of new keys per batch on a store of 200,000 keys (the
+// load of cmd/bench's restart-1m), a put costs about 4.7 µs of CPU instead
+// of 6.3, flushes and compactions included (BenchmarkPutNewKeysOnDisk).
+//
+// Invariants:
+//
+//  1. b.pre is sorted by key, without duplicates; its keys alias the
+//     caller's slices (a Batch's events alias them already).
+//  2. For each entry of b.pre, (found, m) is the key's latest record as the
+//     batch sees it now: Prefetch reads through the batch, and every write
+//     of a latest record made through the batch afterwards (put, deleteKey)
+//     updates the entry. A key not in b.pre is read from the batch.
+//
+// Memory: one entry (a slice header, a bool and five integers, about 72
+// bytes) per distinct key prefetched, for the life of the batch; the caller
+// passes the keys of the entries it applies in one batch, which raft bounds
+// (MaxCommittedSizePerReady).
+
+// prefetched is the latest record of one prefetched key.
+type prefetched struct {
+	key   []byte
+	found bool
+	m     meta
+}
+
+// Prefetch looks up the latest records of keys, so that puts of these keys
+// made through the batch afterwards need no lookup of their own. It may be
+// called at any time and more than once; a later call replaces what an
+// earlier one fetched. keys may contain duplicates and may be in any order.
+// Prefetch sorts and dedups the slice in place: the caller must not use it
+// afterwards. The batch keeps the keys' bytes, not copies: the caller must
+// not modify them while the batch is open. An error leaves the batch
+// usable, without prefetched keys.
+func (b *Batch) Prefetch(keys [][]byte) error {
+	if err := b.usable(); err != nil {
+		return err
+	}
+	b.pre = b.pre[:0]
+	if len(keys) == 0 {
+		return nil
+	}
+	slices.SortFunc(keys, bytes.Compare)
+	keys = slices.CompactFunc(keys, bytes.Equal)
+	if cap(b.pre) < len(keys) {
+		b.pre = make([]prefetched, 0, len(keys))
+	}
+	for _, k := range keys {
+		b.pre = append(b.pre, prefetched{key: k})
+	}
+
+	it, err := b.b.NewIter(&pebble.IterOptions{
+		LowerBound: []byte{prefixLatest},
+		UpperBound: []byte{prefixLatest + 1},
+	})
+	if err != nil {
+		b.pre = b.pre[:0]
+		return err
+	}
+	var buf []byte
+	for i := range b.pre {
+		p := &b.pre[i]
+		buf = latestKey(buf[:0], p.key)
+		if it.SeekPrefixGE(buf) && bytes.Equal(it.Key(), buf) {
+			v, verr := it.ValueAndErr()
+			if verr == nil {
+				verr = decodeLatest(v, &p.m)
+			}
+			if verr != nil {
+				err = verr
+				break
+			}
+			p.found = true
+		}
+	}
+	if cerr := it.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		b.pre = b.pre[:0]
+	}
+	return err
+}
+
+// prefetchedAt returns the entry of key in b.pre, or nil.
+func (b *Batch) prefetchedAt(key []byte) *prefetched {
+	i, ok := slices.BinarySearchFunc(b.pre, key, func(p prefetched, k []byte) int { return bytes.Compare(p.key, k) })
+	if !ok {
+		return nil
+	}
+	return &b.pre[i]
+}
+
+// latest reads key's latest record as the batch sees it into m: from p, the
+// key's prefetched entry (prefetchedAt), if it has one.
+func (b *Batch) latest(key []byte, p *prefetched, m *meta) (bool, error) {
+	if p != nil {
+		*m = p.m
+		return p.found, nil
+	}
+	return getLatest(b.b, b.kbuf[:0], key, m)
+}
+
+// wroteLatest records in p, the prefetched entry of a key if it has one,
+// that the batch set the key's latest record to m, or deleted it if m is
+// nil (invariant 2).
+func (p *prefetched) wroteLatest(m *meta) {
+	if p == nil {
+		return
+	}
+	p.found = m != nil
+	p.m = meta{}
+	if m != nil {
+		p.m = *m
+	}
+}
+
+// TxnPutKeys appends to dst the keys of every put in either branch of r,
+// nested txns included: what to Prefetch before applying r. The keys alias
+// r.
+func TxnPutKeys(dst [][]byte, r *pb.TxnRequest) [][]byte {
+	for _, ops := range [2][]*pb.RequestOp{r.GetSuccess(), r.GetFailure()} {
+		for _, op := range ops {
+			switch {
+			case op.GetRequestPut() != nil:
+				dst = append(dst, op.GetRequestPut().GetKey())
+			case op.GetRequestTxn() != nil:
+				dst = TxnPutKeys(dst, op.GetRequestTxn())
+			}
+		}
+	}
+	return dst
+}
