@@ -377,6 +377,61 @@ func (x *ConfChangeContext) GetPromote() bool {
 	return false
 }
 
+// Removed is the record the state machine keeps of a removed member, so that
+// its ID is never reused and a removed member that did not learn of its
+// removal can be told.
+type Removed struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	PeerUrls      []string               `protobuf:"bytes,2,rep,name=peer_urls,json=peerUrls,proto3" json:"peer_urls,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Removed) Reset() {
+	*x = Removed{}
+	mi := &file_cairnpb_entry_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Removed) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Removed) ProtoMessage() {}
+
+func (x *Removed) ProtoReflect() protoreflect.Message {
+	mi := &file_cairnpb_entry_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Removed.ProtoReflect.Descriptor instead.
+func (*Removed) Descriptor() ([]byte, []int) {
+	return file_cairnpb_entry_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *Removed) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *Removed) GetPeerUrls() []string {
+	if x != nil {
+		return x.PeerUrls
+	}
+	return nil
+}
+
 var File_cairnpb_entry_proto protoreflect.FileDescriptor
 
 const file_cairnpb_entry_proto_rawDesc = "" +
@@ -412,7 +467,10 @@ const file_cairnpb_entry_proto_rawDesc = "" +
 	"\x06member\x18\x01 \x01(\v2\x0f.cairnpb.MemberR\x06member\x12'\n" +
 	"\x06origin\x18\x02 \x01(\v2\x0f.cairnpb.OriginR\x06origin\x12\x0e\n" +
 	"\x02id\x18\x03 \x01(\x04R\x02id\x12\x18\n" +
-	"\apromote\x18\x04 \x01(\bR\apromoteB(Z&github.com/cairnkv/cairn/proto/cairnpbb\x06proto3"
+	"\apromote\x18\x04 \x01(\bR\apromote\"6\n" +
+	"\aRemoved\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x1b\n" +
+	"\tpeer_urls\x18\x02 \x03(\tR\bpeerUrlsB(Z&github.com/cairnkv/cairn/proto/cairnpbb\x06proto3"
 
 var (
 	file_cairnpb_entry_proto_rawDescOnce sync.Once
@@ -426,20 +484,21 @@ func file_cairnpb_entry_proto_rawDescGZIP() []byte {
 	return file_cairnpb_entry_proto_rawDescData
 }
 
-var file_cairnpb_entry_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_cairnpb_entry_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_cairnpb_entry_proto_goTypes = []any{
 	(*Proposal)(nil),                         // 0: cairnpb.Proposal
 	(*Origin)(nil),                           // 1: cairnpb.Origin
 	(*Member)(nil),                           // 2: cairnpb.Member
 	(*Identity)(nil),                         // 3: cairnpb.Identity
 	(*ConfChangeContext)(nil),                // 4: cairnpb.ConfChangeContext
-	nil,                                      // 5: cairnpb.Proposal.TraceEntry
-	(*etcdserverpb.InternalRaftRequest)(nil), // 6: etcdserverpb.InternalRaftRequest
+	(*Removed)(nil),                          // 5: cairnpb.Removed
+	nil,                                      // 6: cairnpb.Proposal.TraceEntry
+	(*etcdserverpb.InternalRaftRequest)(nil), // 7: etcdserverpb.InternalRaftRequest
 }
 var file_cairnpb_entry_proto_depIdxs = []int32{
 	1, // 0: cairnpb.Proposal.origin:type_name -> cairnpb.Origin
-	5, // 1: cairnpb.Proposal.trace:type_name -> cairnpb.Proposal.TraceEntry
-	6, // 2: cairnpb.Proposal.request:type_name -> etcdserverpb.InternalRaftRequest
+	6, // 1: cairnpb.Proposal.trace:type_name -> cairnpb.Proposal.TraceEntry
+	7, // 2: cairnpb.Proposal.request:type_name -> etcdserverpb.InternalRaftRequest
 	2, // 3: cairnpb.ConfChangeContext.member:type_name -> cairnpb.Member
 	1, // 4: cairnpb.ConfChangeContext.origin:type_name -> cairnpb.Origin
 	5, // [5:5] is the sub-list for method output_type
@@ -460,7 +519,7 @@ func file_cairnpb_entry_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cairnpb_entry_proto_rawDesc), len(file_cairnpb_entry_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   6,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -533,29 +533,30 @@ func (x *TransferLeader) GetTo() uint64 {
 	return 0
 }
 
-// LearnerStatus asks the leader's raft actor whether a learner has caught up
-// with the leader's log; the answer is a LearnerStatusResult.
-type LearnerStatus struct {
+// ProgressRequest asks the raft actor, if it leads, how every member
+// follows: for membership changes' checks (a learner caught up before it is
+// promoted; a quorum still active after a change). The answer is a
+// ProgressResult.
+type ProgressRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *LearnerStatus) Reset() {
-	*x = LearnerStatus{}
+func (x *ProgressRequest) Reset() {
+	*x = ProgressRequest{}
 	mi := &file_cairnpb_raft_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *LearnerStatus) String() string {
+func (x *ProgressRequest) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*LearnerStatus) ProtoMessage() {}
+func (*ProgressRequest) ProtoMessage() {}
 
-func (x *LearnerStatus) ProtoReflect() protoreflect.Message {
+func (x *ProgressRequest) ProtoReflect() protoreflect.Message {
 	mi := &file_cairnpb_raft_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -567,44 +568,36 @@ func (x *LearnerStatus) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use LearnerStatus.ProtoReflect.Descriptor instead.
-func (*LearnerStatus) Descriptor() ([]byte, []int) {
+// Deprecated: Use ProgressRequest.ProtoReflect.Descriptor instead.
+func (*ProgressRequest) Descriptor() ([]byte, []int) {
 	return file_cairnpb_raft_proto_rawDescGZIP(), []int{11}
 }
 
-func (x *LearnerStatus) GetId() uint64 {
-	if x != nil {
-		return x.Id
-	}
-	return 0
-}
-
-type LearnerStatusResult struct {
+type ProgressResult struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// leader is false when the asked member does not lead.
-	Leader bool `protobuf:"varint,1,opt,name=leader,proto3" json:"leader,omitempty"`
-	// known is false when the learner is not in raft's configuration.
-	Known         bool   `protobuf:"varint,2,opt,name=known,proto3" json:"known,omitempty"`
-	Match         uint64 `protobuf:"varint,3,opt,name=match,proto3" json:"match,omitempty"`
-	LeaderLast    uint64 `protobuf:"varint,4,opt,name=leader_last,json=leaderLast,proto3" json:"leader_last,omitempty"`
+	// leader is false when the asked member does not lead; nothing else is
+	// set then.
+	Leader        bool              `protobuf:"varint,1,opt,name=leader,proto3" json:"leader,omitempty"`
+	LeaderMatch   uint64            `protobuf:"varint,2,opt,name=leader_match,json=leaderMatch,proto3" json:"leader_match,omitempty"`
+	Members       []*MemberProgress `protobuf:"bytes,3,rep,name=members,proto3" json:"members,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *LearnerStatusResult) Reset() {
-	*x = LearnerStatusResult{}
+func (x *ProgressResult) Reset() {
+	*x = ProgressResult{}
 	mi := &file_cairnpb_raft_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *LearnerStatusResult) String() string {
+func (x *ProgressResult) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*LearnerStatusResult) ProtoMessage() {}
+func (*ProgressResult) ProtoMessage() {}
 
-func (x *LearnerStatusResult) ProtoReflect() protoreflect.Message {
+func (x *ProgressResult) ProtoReflect() protoreflect.Message {
 	mi := &file_cairnpb_raft_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -616,37 +609,100 @@ func (x *LearnerStatusResult) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use LearnerStatusResult.ProtoReflect.Descriptor instead.
-func (*LearnerStatusResult) Descriptor() ([]byte, []int) {
+// Deprecated: Use ProgressResult.ProtoReflect.Descriptor instead.
+func (*ProgressResult) Descriptor() ([]byte, []int) {
 	return file_cairnpb_raft_proto_rawDescGZIP(), []int{12}
 }
 
-func (x *LearnerStatusResult) GetLeader() bool {
+func (x *ProgressResult) GetLeader() bool {
 	if x != nil {
 		return x.Leader
 	}
 	return false
 }
 
-func (x *LearnerStatusResult) GetKnown() bool {
+func (x *ProgressResult) GetLeaderMatch() uint64 {
 	if x != nil {
-		return x.Known
+		return x.LeaderMatch
 	}
-	return false
+	return 0
 }
 
-func (x *LearnerStatusResult) GetMatch() uint64 {
+func (x *ProgressResult) GetMembers() []*MemberProgress {
+	if x != nil {
+		return x.Members
+	}
+	return nil
+}
+
+type MemberProgress struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Id      uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Match   uint64                 `protobuf:"varint,2,opt,name=match,proto3" json:"match,omitempty"`
+	Learner bool                   `protobuf:"varint,3,opt,name=learner,proto3" json:"learner,omitempty"`
+	// active is true when the leader heard from the member within an
+	// election timeout (always for the leader itself).
+	Active        bool `protobuf:"varint,4,opt,name=active,proto3" json:"active,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MemberProgress) Reset() {
+	*x = MemberProgress{}
+	mi := &file_cairnpb_raft_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MemberProgress) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MemberProgress) ProtoMessage() {}
+
+func (x *MemberProgress) ProtoReflect() protoreflect.Message {
+	mi := &file_cairnpb_raft_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MemberProgress.ProtoReflect.Descriptor instead.
+func (*MemberProgress) Descriptor() ([]byte, []int) {
+	return file_cairnpb_raft_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *MemberProgress) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *MemberProgress) GetMatch() uint64 {
 	if x != nil {
 		return x.Match
 	}
 	return 0
 }
 
-func (x *LearnerStatusResult) GetLeaderLast() uint64 {
+func (x *MemberProgress) GetLearner() bool {
 	if x != nil {
-		return x.LeaderLast
+		return x.Learner
 	}
-	return 0
+	return false
+}
+
+func (x *MemberProgress) GetActive() bool {
+	if x != nil {
+		return x.Active
+	}
+	return false
 }
 
 // LogStatusRequest asks the raft actor what the log compactor needs; the
@@ -659,7 +715,7 @@ type LogStatusRequest struct {
 
 func (x *LogStatusRequest) Reset() {
 	*x = LogStatusRequest{}
-	mi := &file_cairnpb_raft_proto_msgTypes[13]
+	mi := &file_cairnpb_raft_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -671,7 +727,7 @@ func (x *LogStatusRequest) String() string {
 func (*LogStatusRequest) ProtoMessage() {}
 
 func (x *LogStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairnpb_raft_proto_msgTypes[13]
+	mi := &file_cairnpb_raft_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -684,7 +740,7 @@ func (x *LogStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogStatusRequest.ProtoReflect.Descriptor instead.
 func (*LogStatusRequest) Descriptor() ([]byte, []int) {
-	return file_cairnpb_raft_proto_rawDescGZIP(), []int{13}
+	return file_cairnpb_raft_proto_rawDescGZIP(), []int{14}
 }
 
 type LogStatus struct {
@@ -700,7 +756,7 @@ type LogStatus struct {
 
 func (x *LogStatus) Reset() {
 	*x = LogStatus{}
-	mi := &file_cairnpb_raft_proto_msgTypes[14]
+	mi := &file_cairnpb_raft_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -712,7 +768,7 @@ func (x *LogStatus) String() string {
 func (*LogStatus) ProtoMessage() {}
 
 func (x *LogStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_cairnpb_raft_proto_msgTypes[14]
+	mi := &file_cairnpb_raft_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -725,7 +781,7 @@ func (x *LogStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogStatus.ProtoReflect.Descriptor instead.
 func (*LogStatus) Descriptor() ([]byte, []int) {
-	return file_cairnpb_raft_proto_rawDescGZIP(), []int{14}
+	return file_cairnpb_raft_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *LogStatus) GetLeader() bool {
@@ -751,7 +807,7 @@ type LogCompactTick struct {
 
 func (x *LogCompactTick) Reset() {
 	*x = LogCompactTick{}
-	mi := &file_cairnpb_raft_proto_msgTypes[15]
+	mi := &file_cairnpb_raft_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -763,7 +819,7 @@ func (x *LogCompactTick) String() string {
 func (*LogCompactTick) ProtoMessage() {}
 
 func (x *LogCompactTick) ProtoReflect() protoreflect.Message {
-	mi := &file_cairnpb_raft_proto_msgTypes[15]
+	mi := &file_cairnpb_raft_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -776,7 +832,7 @@ func (x *LogCompactTick) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogCompactTick.ProtoReflect.Descriptor instead.
 func (*LogCompactTick) Descriptor() ([]byte, []int) {
-	return file_cairnpb_raft_proto_rawDescGZIP(), []int{15}
+	return file_cairnpb_raft_proto_rawDescGZIP(), []int{16}
 }
 
 var File_cairnpb_raft_proto protoreflect.FileDescriptor
@@ -806,15 +862,17 @@ const file_cairnpb_raft_proto_rawDesc = "" +
 	"\vconf_change\x18\x01 \x01(\fR\n" +
 	"confChange\" \n" +
 	"\x0eTransferLeader\x12\x0e\n" +
-	"\x02to\x18\x01 \x01(\x04R\x02to\"\x1f\n" +
-	"\rLearnerStatus\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\x04R\x02id\"z\n" +
-	"\x13LearnerStatusResult\x12\x16\n" +
-	"\x06leader\x18\x01 \x01(\bR\x06leader\x12\x14\n" +
-	"\x05known\x18\x02 \x01(\bR\x05known\x12\x14\n" +
-	"\x05match\x18\x03 \x01(\x04R\x05match\x12\x1f\n" +
-	"\vleader_last\x18\x04 \x01(\x04R\n" +
-	"leaderLast\"\x12\n" +
+	"\x02to\x18\x01 \x01(\x04R\x02to\"\x11\n" +
+	"\x0fProgressRequest\"~\n" +
+	"\x0eProgressResult\x12\x16\n" +
+	"\x06leader\x18\x01 \x01(\bR\x06leader\x12!\n" +
+	"\fleader_match\x18\x02 \x01(\x04R\vleaderMatch\x121\n" +
+	"\amembers\x18\x03 \x03(\v2\x17.cairnpb.MemberProgressR\amembers\"h\n" +
+	"\x0eMemberProgress\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x14\n" +
+	"\x05match\x18\x02 \x01(\x04R\x05match\x12\x18\n" +
+	"\alearner\x18\x03 \x01(\bR\alearner\x12\x16\n" +
+	"\x06active\x18\x04 \x01(\bR\x06active\"\x12\n" +
 	"\x10LogStatusRequest\"@\n" +
 	"\tLogStatus\x12\x16\n" +
 	"\x06leader\x18\x01 \x01(\bR\x06leader\x12\x1b\n" +
@@ -833,33 +891,35 @@ func file_cairnpb_raft_proto_rawDescGZIP() []byte {
 	return file_cairnpb_raft_proto_rawDescData
 }
 
-var file_cairnpb_raft_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_cairnpb_raft_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_cairnpb_raft_proto_goTypes = []any{
-	(*Propose)(nil),             // 0: cairnpb.Propose
-	(*Tick)(nil),                // 1: cairnpb.Tick
-	(*ReadIndexRound)(nil),      // 2: cairnpb.ReadIndexRound
-	(*ReadState)(nil),           // 3: cairnpb.ReadState
-	(*ReadIndexFailed)(nil),     // 4: cairnpb.ReadIndexFailed
-	(*Applied)(nil),             // 5: cairnpb.Applied
-	(*SubscribeApplied)(nil),    // 6: cairnpb.SubscribeApplied
-	(*RaftReady)(nil),           // 7: cairnpb.RaftReady
-	(*ApplyConfChange)(nil),     // 8: cairnpb.ApplyConfChange
-	(*ProposeConfChange)(nil),   // 9: cairnpb.ProposeConfChange
-	(*TransferLeader)(nil),      // 10: cairnpb.TransferLeader
-	(*LearnerStatus)(nil),       // 11: cairnpb.LearnerStatus
-	(*LearnerStatusResult)(nil), // 12: cairnpb.LearnerStatusResult
-	(*LogStatusRequest)(nil),    // 13: cairnpb.LogStatusRequest
-	(*LogStatus)(nil),           // 14: cairnpb.LogStatus
-	(*LogCompactTick)(nil),      // 15: cairnpb.LogCompactTick
-	(*Error)(nil),               // 16: cairnpb.Error
+	(*Propose)(nil),           // 0: cairnpb.Propose
+	(*Tick)(nil),              // 1: cairnpb.Tick
+	(*ReadIndexRound)(nil),    // 2: cairnpb.ReadIndexRound
+	(*ReadState)(nil),         // 3: cairnpb.ReadState
+	(*ReadIndexFailed)(nil),   // 4: cairnpb.ReadIndexFailed
+	(*Applied)(nil),           // 5: cairnpb.Applied
+	(*SubscribeApplied)(nil),  // 6: cairnpb.SubscribeApplied
+	(*RaftReady)(nil),         // 7: cairnpb.RaftReady
+	(*ApplyConfChange)(nil),   // 8: cairnpb.ApplyConfChange
+	(*ProposeConfChange)(nil), // 9: cairnpb.ProposeConfChange
+	(*TransferLeader)(nil),    // 10: cairnpb.TransferLeader
+	(*ProgressRequest)(nil),   // 11: cairnpb.ProgressRequest
+	(*ProgressResult)(nil),    // 12: cairnpb.ProgressResult
+	(*MemberProgress)(nil),    // 13: cairnpb.MemberProgress
+	(*LogStatusRequest)(nil),  // 14: cairnpb.LogStatusRequest
+	(*LogStatus)(nil),         // 15: cairnpb.LogStatus
+	(*LogCompactTick)(nil),    // 16: cairnpb.LogCompactTick
+	(*Error)(nil),             // 17: cairnpb.Error
 }
 var file_cairnpb_raft_proto_depIdxs = []int32{
-	16, // 0: cairnpb.ReadIndexFailed.error:type_name -> cairnpb.Error
-	1,  // [1:1] is the sub-list for method output_type
-	1,  // [1:1] is the sub-list for method input_type
-	1,  // [1:1] is the sub-list for extension type_name
-	1,  // [1:1] is the sub-list for extension extendee
-	0,  // [0:1] is the sub-list for field type_name
+	17, // 0: cairnpb.ReadIndexFailed.error:type_name -> cairnpb.Error
+	13, // 1: cairnpb.ProgressResult.members:type_name -> cairnpb.MemberProgress
+	2,  // [2:2] is the sub-list for method output_type
+	2,  // [2:2] is the sub-list for method input_type
+	2,  // [2:2] is the sub-list for extension type_name
+	2,  // [2:2] is the sub-list for extension extendee
+	0,  // [0:2] is the sub-list for field type_name
 }
 
 func init() { file_cairnpb_raft_proto_init() }
@@ -874,7 +934,7 @@ func file_cairnpb_raft_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cairnpb_raft_proto_rawDesc), len(file_cairnpb_raft_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   16,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

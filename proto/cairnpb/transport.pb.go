@@ -353,6 +353,192 @@ func (x *JoinInfo) GetMembers() []*Member {
 	return nil
 }
 
+// NotMember tells the transport that member id, which is not in raft's
+// configuration, sent raft messages: if the state machine records it as
+// removed, the transport tells it so (YouAreRemoved).
+type NotMember struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NotMember) Reset() {
+	*x = NotMember{}
+	mi := &file_cairnpb_transport_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NotMember) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NotMember) ProtoMessage() {}
+
+func (x *NotMember) ProtoReflect() protoreflect.Message {
+	mi := &file_cairnpb_transport_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NotMember.ProtoReflect.Descriptor instead.
+func (*NotMember) Descriptor() ([]byte, []int) {
+	return file_cairnpb_transport_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *NotMember) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+// YouAreRemoved tells a member's supervisor that the cluster removed it; it
+// stops, as etcd's removed members exit. Also sent by the member's own apply
+// actor when it applies its removal.
+type YouAreRemoved struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ClusterId     uint64                 `protobuf:"varint,1,opt,name=cluster_id,json=clusterId,proto3" json:"cluster_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *YouAreRemoved) Reset() {
+	*x = YouAreRemoved{}
+	mi := &file_cairnpb_transport_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *YouAreRemoved) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*YouAreRemoved) ProtoMessage() {}
+
+func (x *YouAreRemoved) ProtoReflect() protoreflect.Message {
+	mi := &file_cairnpb_transport_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use YouAreRemoved.ProtoReflect.Descriptor instead.
+func (*YouAreRemoved) Descriptor() ([]byte, []int) {
+	return file_cairnpb_transport_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *YouAreRemoved) GetClusterId() uint64 {
+	if x != nil {
+		return x.ClusterId
+	}
+	return 0
+}
+
+// PeerReachable tells the raft actor that remoting connected to member id
+// again after reporting it unreachable.
+type PeerReachable struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PeerReachable) Reset() {
+	*x = PeerReachable{}
+	mi := &file_cairnpb_transport_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PeerReachable) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PeerReachable) ProtoMessage() {}
+
+func (x *PeerReachable) ProtoReflect() protoreflect.Message {
+	mi := &file_cairnpb_transport_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PeerReachable.ProtoReflect.Descriptor instead.
+func (*PeerReachable) Descriptor() ([]byte, []int) {
+	return file_cairnpb_transport_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *PeerReachable) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+// EndpointUp is the transport's message to itself when remoting connected
+// to the actor system at address.
+type EndpointUp struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Address       string                 `protobuf:"bytes,1,opt,name=address,proto3" json:"address,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EndpointUp) Reset() {
+	*x = EndpointUp{}
+	mi := &file_cairnpb_transport_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EndpointUp) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EndpointUp) ProtoMessage() {}
+
+func (x *EndpointUp) ProtoReflect() protoreflect.Message {
+	mi := &file_cairnpb_transport_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EndpointUp.ProtoReflect.Descriptor instead.
+func (*EndpointUp) Descriptor() ([]byte, []int) {
+	return file_cairnpb_transport_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *EndpointUp) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
 var File_cairnpb_transport_proto protoreflect.FileDescriptor
 
 const file_cairnpb_transport_proto_rawDesc = "" +
@@ -375,7 +561,17 @@ const file_cairnpb_transport_proto_rawDesc = "" +
 	"\bJoinInfo\x12\x1d\n" +
 	"\n" +
 	"cluster_id\x18\x01 \x01(\x04R\tclusterId\x12)\n" +
-	"\amembers\x18\x02 \x03(\v2\x0f.cairnpb.MemberR\amembersB(Z&github.com/cairnkv/cairn/proto/cairnpbb\x06proto3"
+	"\amembers\x18\x02 \x03(\v2\x0f.cairnpb.MemberR\amembers\"\x1b\n" +
+	"\tNotMember\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\".\n" +
+	"\rYouAreRemoved\x12\x1d\n" +
+	"\n" +
+	"cluster_id\x18\x01 \x01(\x04R\tclusterId\"\x1f\n" +
+	"\rPeerReachable\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\"&\n" +
+	"\n" +
+	"EndpointUp\x12\x18\n" +
+	"\aaddress\x18\x01 \x01(\tR\aaddressB(Z&github.com/cairnkv/cairn/proto/cairnpbb\x06proto3"
 
 var (
 	file_cairnpb_transport_proto_rawDescOnce sync.Once
@@ -389,7 +585,7 @@ func file_cairnpb_transport_proto_rawDescGZIP() []byte {
 	return file_cairnpb_transport_proto_rawDescData
 }
 
-var file_cairnpb_transport_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_cairnpb_transport_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_cairnpb_transport_proto_goTypes = []any{
 	(*RaftBatch)(nil),           // 0: cairnpb.RaftBatch
 	(*PeerUnreachable)(nil),     // 1: cairnpb.PeerUnreachable
@@ -398,17 +594,21 @@ var file_cairnpb_transport_proto_goTypes = []any{
 	(*MembershipChanged)(nil),   // 4: cairnpb.MembershipChanged
 	(*JoinRequest)(nil),         // 5: cairnpb.JoinRequest
 	(*JoinInfo)(nil),            // 6: cairnpb.JoinInfo
-	(*raftpb.Message)(nil),      // 7: raftpb.Message
-	(*Member)(nil),              // 8: cairnpb.Member
+	(*NotMember)(nil),           // 7: cairnpb.NotMember
+	(*YouAreRemoved)(nil),       // 8: cairnpb.YouAreRemoved
+	(*PeerReachable)(nil),       // 9: cairnpb.PeerReachable
+	(*EndpointUp)(nil),          // 10: cairnpb.EndpointUp
+	(*raftpb.Message)(nil),      // 11: raftpb.Message
+	(*Member)(nil),              // 12: cairnpb.Member
 }
 var file_cairnpb_transport_proto_depIdxs = []int32{
-	7, // 0: cairnpb.RaftBatch.messages:type_name -> raftpb.Message
-	8, // 1: cairnpb.JoinInfo.members:type_name -> cairnpb.Member
-	2, // [2:2] is the sub-list for method output_type
-	2, // [2:2] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	11, // 0: cairnpb.RaftBatch.messages:type_name -> raftpb.Message
+	12, // 1: cairnpb.JoinInfo.members:type_name -> cairnpb.Member
+	2,  // [2:2] is the sub-list for method output_type
+	2,  // [2:2] is the sub-list for method input_type
+	2,  // [2:2] is the sub-list for extension type_name
+	2,  // [2:2] is the sub-list for extension extendee
+	0,  // [0:2] is the sub-list for field type_name
 }
 
 func init() { file_cairnpb_transport_proto_init() }
@@ -423,7 +623,7 @@ func file_cairnpb_transport_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cairnpb_transport_proto_rawDesc), len(file_cairnpb_transport_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

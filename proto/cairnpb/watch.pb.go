@@ -183,9 +183,14 @@ func (x *WatchLagged) GetRevision() int64 {
 }
 
 // WatchStreamOpen asks the hub for a stream actor serving one gRPC Watch
-// stream. The sender receives WatchStreamOpened.
+// stream. The sender receives WatchStreamOpened. When the stream actor
+// stops, for whatever reason, the hub sends a closed WatchResponses to
+// inbox_id, the process where the handler receives its pulls' answers, so
+// that a pull lost in the stopping actor's mailbox does not leave the
+// handler waiting.
 type WatchStreamOpen struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
+	InboxId       string                 `protobuf:"bytes,1,opt,name=inbox_id,json=inboxId,proto3" json:"inbox_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -218,6 +223,13 @@ func (x *WatchStreamOpen) ProtoReflect() protoreflect.Message {
 // Deprecated: Use WatchStreamOpen.ProtoReflect.Descriptor instead.
 func (*WatchStreamOpen) Descriptor() ([]byte, []int) {
 	return file_cairnpb_watch_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *WatchStreamOpen) GetInboxId() string {
+	if x != nil {
+		return x.InboxId
+	}
+	return ""
 }
 
 type WatchStreamOpened struct {
@@ -742,8 +754,9 @@ const file_cairnpb_watch_proto_rawDesc = "" +
 	"\x0eWatchEventsAck\x12\x1a\n" +
 	"\brevision\x18\x01 \x01(\x03R\brevision\")\n" +
 	"\vWatchLagged\x12\x1a\n" +
-	"\brevision\x18\x01 \x01(\x03R\brevision\"\x11\n" +
-	"\x0fWatchStreamOpen\"T\n" +
+	"\brevision\x18\x01 \x01(\x03R\brevision\",\n" +
+	"\x0fWatchStreamOpen\x12\x19\n" +
+	"\binbox_id\x18\x01 \x01(\tR\ainboxId\"T\n" +
 	"\x11WatchStreamOpened\x12\x19\n" +
 	"\bactor_id\x18\x01 \x01(\tR\aactorId\x12$\n" +
 	"\x05error\x18\x02 \x01(\v2\x0e.cairnpb.ErrorR\x05error\"c\n" +
