@@ -1,0 +1,62 @@
+package cairn
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/cairnkv/cairn/metrics"
+)
+
+// newMetrics returns the member's metrics, read from what the member keeps.
+func (n *Node) newMetrics() *metrics.Member {
+	return metrics.New(metrics.Sources{
+		MemberID: n.ID(),
+		Status:   n.board.Load,
+		Proposals: func() (int64, uint64) {
+			if n.front == nil { // not started yet
+				return 0, 0
+			}
+			return n.front.ProposalStats()
+		},
+		DBSize:          n.engine.DiskUsage,
+		Revision:        n.store.Rev,
+		CompactRevision: n.store.CompactRev,
+		Keys:            n.keys.Keys,
+		RaftLogBytes:    n.log.Bytes,
+		PendingReads:    n.pendingReads.Load,
+		LeasesHeld:      n.leasesHeld.Load,
+		Watch:           &n.watchStats,
+	})
+}
+
+// Metrics returns the member's metrics; register more on its Registry to
+// serve them on the same /metrics.
+func (n *Node) Metrics() *metrics.Member { return n.metrics }
+
+// MonitorHandler serves the member's /metrics, /health, /livez and /readyz,
+// as etcd serves them on --listen-metrics-urls (see metrics.Handler).
+func (n *Node) MonitorHandler() http.Handler {
+	return n.metrics.Handler(health{n}, n.cfg.Logger.With("member", n.cfg.Name))
+}
+
+// health answers the health endpoints' questions.
+type health struct{ n *Node }
+
+func (h health) Leader() uint64 { return h.n.board.Load().Lead }
+
+func (h health) CheckRead(ctx context.Context, serializable bool) error {
+	return h.n.front.CheckRead(ctx, serializable)
+}
+
+func (h health) IsLearner() bool {
+	ms, err := h.n.recordedMembers()
+	if err != nil {
+		return false
+	}
+	for _, m := range ms {
+		if m.GetId() == h.n.ID() {
+			return m.GetIsLearner()
+		}
+	}
+	return false
+}
