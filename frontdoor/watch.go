@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"io"
+	"time"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	"google.golang.org/grpc/metadata"
 
 	"github.com/cairnkv/cairn/actors/watch"
 )
@@ -22,17 +24,34 @@ type watchServer struct {
 	s *Server
 }
 
+// Why a stream ended, when the server ended it.
+var (
+	errStopping   = errors.New("frontdoor: member stopping")
+	errLostLeader = errors.New("frontdoor: no leader")
+)
+
+// maxNoLeaderTimeouts is how many election timeouts without a leader end
+// the streams that require one (etcd's maxNoLeaderCnt).
+const maxNoLeaderTimeouts = 3
+
 func (w *watchServer) Watch(gs pb.Watch_WatchServer) error {
 	cfg := w.s.cfg
-	ctx, cancel := context.WithCancel(gs.Context())
-	defer cancel()
+	ctx, cancel := context.WithCancelCause(gs.Context())
+	defer cancel(nil)
+	if requiresLeader(gs.Context()) {
+		// etcd's stream interceptor: refused without a leader, ended after
+		// a few election timeouts without one.
+		if cfg.Board.Load().Lead == 0 {
+			return rpctypes.ErrGRPCNoLeader
+		}
+		go w.s.monitorLeader(ctx, cancel)
+	}
 	st, err := watch.Open(ctx, cfg.System.Root, cfg.WatchHub, cfg.Watch)
 	if err != nil {
-		return watchError(gs.Context(), err)
+		return watchError(gs.Context(), ctx, err)
 	}
 	defer st.Close()
 
-	recvErr := make(chan error, 1)
 	go func() {
 		for {
 			req, err := gs.Recv()
@@ -42,8 +61,7 @@ func (w *watchServer) Watch(gs pb.Watch_WatchServer) error {
 				return
 			}
 			if err != nil {
-				recvErr <- err
-				cancel()
+				cancel(err)
 				return
 			}
 			if err := st.Request(ctx, req); err != nil {
@@ -55,7 +73,7 @@ func (w *watchServer) Watch(gs pb.Watch_WatchServer) error {
 		go func() {
 			select {
 			case <-cfg.Stopping:
-				cancel()
+				cancel(errStopping)
 			case <-ctx.Done():
 			}
 		}()
@@ -64,14 +82,7 @@ func (w *watchServer) Watch(gs pb.Watch_WatchServer) error {
 	for {
 		rs, err := st.Next(ctx)
 		if err != nil {
-			select {
-			case err = <-recvErr:
-			default:
-				if stopping(cfg.Stopping) {
-					return rpctypes.ErrGRPCStopped
-				}
-			}
-			return watchError(gs.Context(), err)
+			return watchError(gs.Context(), ctx, err)
 		}
 		for _, r := range rs {
 			if err := gs.Send(r); err != nil {
@@ -81,22 +92,65 @@ func (w *watchServer) Watch(gs pb.Watch_WatchServer) error {
 	}
 }
 
-func stopping(c <-chan struct{}) bool {
-	select {
-	case <-c:
-		return true
-	default:
+// requiresLeader reports whether the client asked for a stream that ends
+// when the member has no leader (clientv3.WithRequireLeader).
+func requiresLeader(ctx context.Context) bool {
+	md, ok := metadata.FromIncomingContext(ctx)
+	if !ok {
 		return false
+	}
+	ks := md[rpctypes.MetadataRequireLeaderKey]
+	return len(ks) > 0 && ks[0] == rpctypes.MetadataHasLeader
+}
+
+// monitorLeader cancels ctx with errLostLeader once the member has had no
+// leader for maxNoLeaderTimeouts election timeouts.
+func (s *Server) monitorLeader(ctx context.Context, cancel context.CancelCauseFunc) {
+	board := s.cfg.Board
+	for {
+		changed := board.LeaderChanged()
+		var timer *time.Timer
+		var expire <-chan time.Time
+		if board.Load().Lead == 0 {
+			timer = time.NewTimer(maxNoLeaderTimeouts * s.cfg.ElectionTimeout)
+			expire = timer.C
+		}
+		select {
+		case <-changed:
+		case <-expire:
+			if board.Load().Lead == 0 {
+				cancel(errLostLeader)
+				return
+			}
+		case <-ctx.Done():
+		}
+		if timer != nil {
+			timer.Stop()
+		}
+		if ctx.Err() != nil {
+			return
+		}
 	}
 }
 
-// watchError maps the end of a stream to what etcd's Watch returns: a
-// cancelled client context is "watch canceled".
-func watchError(clientCtx context.Context, err error) error {
-	if errors.Is(err, context.Canceled) || (clientCtx.Err() != nil && errors.Is(err, clientCtx.Err())) {
+// watchError maps the end of a stream to what etcd's Watch returns: the
+// server's reasons first, then a client that cancelled ("watch canceled"),
+// then the stream's own error.
+func watchError(clientCtx, ctx context.Context, err error) error {
+	switch cause := context.Cause(ctx); {
+	case errors.Is(cause, errStopping):
+		return rpctypes.ErrGRPCStopped
+	case errors.Is(cause, errLostLeader):
+		return rpctypes.ErrGRPCNoLeader
+	case clientCtx.Err() != nil:
 		if errors.Is(clientCtx.Err(), context.DeadlineExceeded) {
 			return rpctypes.ErrGRPCDeadlineExceeded
 		}
+		return rpctypes.ErrGRPCWatchCanceled
+	case cause != nil && !errors.Is(cause, context.Canceled):
+		return grpcError(cause) // the receive side failed
+	}
+	if errors.Is(err, context.Canceled) {
 		return rpctypes.ErrGRPCWatchCanceled
 	}
 	return grpcError(err)

@@ -32,15 +32,17 @@ import (
 func BenchmarkWatchFanout(b *testing.B) {
 	b.Run("server=cairn", func(b *testing.B) {
 		s := cairntest.StartNodeProcess(b, "", "--name", "bench")
-		benchWatchFanout(b, s)
+		benchWatchFanout(b, s.Endpoint, s.Pid())
 	})
 	b.Run("server=etcd", func(b *testing.B) {
 		s := cairntest.StartEtcd(b, cairntest.EtcdConfig{})
-		benchWatchFanout(b, s)
+		benchWatchFanout(b, s.Endpoint, s.Pid())
 	})
 }
 
-func benchWatchFanout(b *testing.B, s *cairntest.Server) {
+// benchWatchFanout runs the workload against the server process at
+// endpoint, whose process ID is pid.
+func benchWatchFanout(b *testing.B, endpoint string, pid int) {
 	const (
 		conns, streamsPerConn, watchersPerStream = 10, 10, 100
 		watchers                                 = conns * streamsPerConn * watchersPerStream
@@ -48,19 +50,19 @@ func benchWatchFanout(b *testing.B, s *cairntest.Server) {
 	)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	c := cairntest.NewClient(b, s.Endpoint)
+	c := cairntest.NewClient(b, endpoint)
 	if _, err := c.Put(ctx, "warm", "up"); err != nil {
 		b.Fatal(err)
 	}
 	time.Sleep(time.Second) // let the server settle before the baseline
-	before := rssBytes(b, s.Pid())
+	before := rssBytes(b, pid)
 
 	var delivered atomic.Int64
 	want := int64(b.N) * watchers
 	done := make(chan struct{})
 	var streams []pb.Watch_WatchClient
 	for range conns {
-		conn, err := grpc.NewClient(s.Endpoint, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		conn, err := grpc.NewClient(endpoint, grpc.WithTransportCredentials(insecure.NewCredentials()))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -86,7 +88,7 @@ func benchWatchFanout(b *testing.B, s *cairntest.Server) {
 		}
 	}
 	time.Sleep(time.Second)
-	idle := rssBytes(b, s.Pid())
+	idle := rssBytes(b, pid)
 	for _, st := range streams {
 		go func() {
 			for {
@@ -124,7 +126,7 @@ func benchWatchFanout(b *testing.B, s *cairntest.Server) {
 	}
 	elapsed := time.Since(start)
 	b.StopTimer()
-	after := rssBytes(b, s.Pid())
+	after := rssBytes(b, pid)
 	b.ReportMetric(float64(want)/elapsed.Seconds(), "events/s")
 	b.ReportMetric(float64(int64(idle)-int64(before))/watchers, "B/watcher")
 	b.ReportMetric(float64(after)/(1<<20), "rss-MiB")

@@ -144,6 +144,7 @@ func TestWatchCompactedRevision(t *testing.T) {
 // TestWatchProgress: progress notifications every interval when nothing
 // else is sent, and the answer to a progress request.
 func TestWatchProgress(t *testing.T) {
+	t.Parallel()
 	n := cairntest.Start(t, func(c *cairn.Config) { c.Watch.ProgressNotifyInterval = 100 * time.Millisecond })
 	c := n.Client
 	ctx := cairntest.Ctx(t)
@@ -247,6 +248,7 @@ func TestWatchResumeAfterRestart(t *testing.T) {
 // the member goes away and comes back on the same address, from the
 // revision after the last it received: no event lost, none twice.
 func TestWatchClientResumes(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	addr := fmt.Sprintf("127.0.0.1:%d", cairntest.FreePort(t))
 	start := func() *cairn.Node {

@@ -192,6 +192,7 @@ func watchScript(t *testing.T, endpoint string) []string {
 // TestWatchLikeEtcd runs the same script against the real etcd and Cairn
 // and compares the responses, headers included.
 func TestWatchLikeEtcd(t *testing.T) {
+	t.Parallel()
 	var etcd, ours []string
 	t.Run("etcd", func(t *testing.T) {
 		etcd = watchScript(t, cairntest.StartEtcd(t, cairntest.EtcdConfig{}).Endpoint)

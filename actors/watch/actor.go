@@ -27,11 +27,12 @@ func Props(cfg Config) (*actor.Props, error) {
 
 // hubActor runs the hub's state machine.
 type hubActor struct {
-	cfg   *Config
-	h     *hub
-	ctx   actor.Context // during Receive
-	pids  map[string]*actor.PID
-	props *actor.Props
+	cfg     *Config
+	h       *hub
+	ctx     actor.Context         // during Receive
+	pids    map[string]*actor.PID // streams by id
+	inboxes map[string]*actor.PID // their handlers' inboxes, by stream id
+	props   *actor.Props
 }
 
 func (a *hubActor) send(to string, msg proto.Message) {
@@ -46,6 +47,7 @@ func (a *hubActor) Receive(ctx actor.Context) {
 	case *actor.Started:
 		a.h = newHub(a, a.cfg.Store.Rev())
 		a.pids = make(map[string]*actor.PID)
+		a.inboxes = make(map[string]*actor.PID)
 		a.props = actor.PropsFromProducer(func() actor.Actor { return &streamActor{cfg: a.cfg} })
 		if a.cfg.Apply != nil {
 			// Whatever an earlier incarnation did not acknowledge is covered
@@ -58,7 +60,7 @@ func (a *hubActor) Receive(ctx actor.Context) {
 			ctx.Respond(&cairnpb.WatchEventsAck{Revision: a.h.rev})
 		}
 	case *cairnpb.WatchStreamOpen:
-		a.open(ctx)
+		a.open(ctx, m)
 	case *cairnpb.WatchSubscribe:
 		if s := ctx.Sender(); s != nil {
 			a.h.subscribe(s.GetId(), m)
@@ -72,8 +74,14 @@ func (a *hubActor) Receive(ctx actor.Context) {
 			a.h.progressQuery(s.GetId(), m.GetMinRevision())
 		}
 	case *actor.Terminated:
-		a.h.removeStream(m.GetWho().GetId())
-		delete(a.pids, m.GetWho().GetId())
+		id := m.GetWho().GetId()
+		if inbox := a.inboxes[id]; inbox != nil {
+			// The handler may have a pull in the stopped actor's mailbox.
+			ctx.Send(inbox, streamClosed())
+		}
+		a.h.removeStream(id)
+		delete(a.pids, id)
+		delete(a.inboxes, id)
 	}
 	if a.h != nil {
 		a.cfg.Stats.Streams.Store(int64(len(a.h.streams)))
@@ -82,7 +90,7 @@ func (a *hubActor) Receive(ctx actor.Context) {
 	}
 }
 
-func (a *hubActor) open(ctx actor.Context) {
+func (a *hubActor) open(ctx actor.Context, m *cairnpb.WatchStreamOpen) {
 	if ctx.Sender() == nil {
 		return
 	}
@@ -93,8 +101,17 @@ func (a *hubActor) open(ctx actor.Context) {
 	}
 	pid := ctx.Spawn(a.props)
 	a.pids[pid.GetId()] = pid
+	if m.GetInboxId() != "" {
+		a.inboxes[pid.GetId()] = actor.NewPID(ctx.ActorSystem().Address(), m.GetInboxId())
+	}
 	a.h.addStream(pid.GetId())
 	ctx.Respond(&cairnpb.WatchStreamOpened{ActorId: pid.GetId()})
+}
+
+// streamClosed is the answer a handler gets once its stream actor stops.
+func streamClosed() *cairnpb.WatchResponses {
+	return &cairnpb.WatchResponses{Closed: true, Error: &cairnpb.Error{
+		Code: cairnpb.ErrorCode_ERROR_CODE_STOPPED, Message: "watch stream stopped"}}
 }
 
 // firstPullTimeout is how long a new stream actor waits for its handler's
@@ -121,12 +138,11 @@ func (a *streamActor) Receive(ctx actor.Context) {
 	case *actor.ReceiveTimeout:
 		ctx.Stop(ctx.Self())
 	case *actor.Stopping:
+		// A parked pull is answered by the hub, which tells the handler's
+		// inbox when this actor has stopped (a pull may still be in the
+		// mailbox, never to be read).
 		a.ticker(false)
-		if a.pullTo != nil {
-			ctx.Send(a.pullTo, &cairnpb.WatchResponses{Closed: true, Error: &cairnpb.Error{
-				Code: cairnpb.ErrorCode_ERROR_CODE_STOPPED, Message: "watch stream stopped"}})
-			a.pullTo = nil
-		}
+		a.s.addQueued(-a.s.queued) // the queue goes with the stream
 	case *pb.WatchRequest:
 		a.s.request(m)
 	case *cairnpb.WatchPull:

@@ -304,3 +304,61 @@ func TestAbandonedStreamStops(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// processes counts the processes registered in system.
+func processes(system *actor.ActorSystem) int {
+	n := 0
+	for _, m := range system.ProcessRegistry.LocalPIDs.LocalPIDs {
+		n += m.Count()
+	}
+	return n
+}
+
+// TestClosedStreamsLeaveNothing: streams closed by their handlers, with
+// pulls parked or not, leave no actor, no inbox and no subscription.
+func TestClosedStreamsLeaveNothing(t *testing.T) {
+	system := testSystem(t)
+	stats := new(Stats)
+	props, err := Props(Config{Store: testStore(t), Stats: stats, Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub := system.Root.Spawn(props)
+	ctx := ctxFor(t, 10*time.Second)
+	base := processes(system)
+	var streams []*Stream
+	for i := range 10 {
+		st, err := Open(ctx, system.Root, hub, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Request(ctx, createReq("k")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.Next(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if i%2 == 0 {
+			// A pull parked in the actor when the handler goes.
+			pctx, cancel := context.WithTimeout(ctx, 10*time.Millisecond)
+			if _, err := st.Next(pctx); !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("parked pull: %v", err)
+			}
+			cancel()
+		}
+		streams = append(streams, st)
+	}
+	for stats.Watchers.Load() != 10 {
+		time.Sleep(time.Millisecond)
+	}
+	for _, st := range streams {
+		st.Close()
+	}
+	for stats.Streams.Load() != 0 || stats.Watchers.Load() != 0 || processes(system) != base {
+		if ctx.Err() != nil {
+			t.Fatalf("%d streams, %d watchers, %d processes (%d before) left",
+				stats.Streams.Load(), stats.Watchers.Load(), processes(system), base)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

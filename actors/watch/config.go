@@ -49,9 +49,14 @@ type Options struct {
 	// ProgressNotifyInterval is how often a watcher created with
 	// progress_notify is told the revision when nothing else was sent to it
 	// (etcd's --watch-progress-notify-interval), plus up to a tenth of it as
-	// jitter. Default 10 minutes, as etcd.
+	// jitter. Default 10 minutes, as etcd; at least
+	// MinProgressNotifyInterval.
 	ProgressNotifyInterval time.Duration
 }
+
+// MinProgressNotifyInterval is the shortest progress notify interval, as in
+// etcd (minWatchProgressInterval).
+const MinProgressNotifyInterval = 100 * time.Millisecond
 
 // WithDefaults returns o with every zero field set to its default.
 func (o Options) WithDefaults() Options {
@@ -75,6 +80,9 @@ func (o Options) WithDefaults() Options {
 	}
 	if o.ProgressNotifyInterval == 0 {
 		o.ProgressNotifyInterval = 10 * time.Minute
+	}
+	if o.ProgressNotifyInterval > 0 && o.ProgressNotifyInterval < MinProgressNotifyInterval {
+		o.ProgressNotifyInterval = MinProgressNotifyInterval // as etcd raises it
 	}
 	return o
 }
@@ -120,7 +128,8 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Stats are the hub's counters. They are written by the hub only.
+// Stats are the watch service's counters, written by the hub and its
+// streams, read by metrics and tests.
 type Stats struct {
 	// Streams is the number of stream actors; Watchers the number of
 	// subscriptions they hold with the hub (one per watcher that is not
@@ -132,6 +141,9 @@ type Stats struct {
 	// from history, because their stream's queue was full or the hub
 	// skipped events.
 	Lagged atomic.Int64
+	// QueuedBytes is the bytes of responses queued in all streams for
+	// their clients (each stream's share is within QueueBytes).
+	QueuedBytes atomic.Int64
 }
 
 func (c Config) withDefaults() Config {

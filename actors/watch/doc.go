@@ -19,7 +19,8 @@
 //   - actor.Terminated of a stream: its subscriptions go.
 //
 // It sends WatchEvents (the events a stream's ranges select) and WatchLagged
-// to streams, and WatchEventsAck to the apply actor when it starts.
+// to streams, WatchEventsAck to the apply actor when it starts, and a closed
+// WatchResponses to a stream's handler (its inbox) when the stream stops.
 //
 // A stream actor accepts etcdserverpb.WatchRequest (create, cancel,
 // progress) and WatchPull from its gRPC handler (see Stream), WatchEvents,

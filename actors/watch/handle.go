@@ -49,23 +49,26 @@ type Stream struct {
 // Open asks the hub for a stream actor. ctx bounds the wait.
 func Open(ctx context.Context, root *actor.RootContext, hub *actor.PID, opts Options) (*Stream, error) {
 	opts = opts.WithDefaults()
-	m, err := reply.Ask(ctx, root, hub, &cairnpb.WatchStreamOpen{})
-	if err != nil {
-		return nil, err
-	}
+	in := newInbox(root.ActorSystem())
+	m, err := reply.Ask(ctx, root, hub, &cairnpb.WatchStreamOpen{InboxId: in.pid.GetId()})
 	opened, ok := m.(*cairnpb.WatchStreamOpened)
 	switch {
+	case err != nil:
 	case !ok:
-		return nil, ErrStreamClosed // the hub is not running
+		err = ErrStreamClosed // the hub is not running
 	case opened.GetError().GetCode() == cairnpb.ErrorCode_ERROR_CODE_TOO_MANY_REQUESTS:
-		return nil, ErrTooManyStreams
+		err = ErrTooManyStreams
 	case opened.GetError() != nil:
-		return nil, ErrStreamClosed
+		err = ErrStreamClosed
+	}
+	if err != nil {
+		in.close()
+		return nil, err
 	}
 	return &Stream{
 		root:    root,
 		pid:     actor.NewPID(root.ActorSystem().Address(), opened.GetActorId()),
-		inbox:   newInbox(root.ActorSystem()),
+		inbox:   in,
 		credits: make(chan struct{}, opts.MaxRequests),
 		maxPull: opts.PullBytes,
 	}, nil
@@ -118,18 +121,18 @@ func (s *Stream) Next(ctx context.Context) ([]*pb.WatchResponse, error) {
 	}
 }
 
-// Close stops the stream actor: its watchers leave the hub. Safe more than
-// once and from either goroutine.
+// Close stops the stream actor: its watchers leave the hub, and the hub's
+// notice that it stopped removes the inbox. Safe more than once and from
+// either goroutine.
 func (s *Stream) Close() {
-	s.once.Do(func() {
-		s.root.Stop(s.pid)
-		s.inbox.close()
-	})
+	s.once.Do(func() { s.root.Stop(s.pid) })
 }
 
 // inbox is a process that receives the answers to a stream's pulls: like a
 // reply.Waiter, but registered once for the stream's life rather than once
-// per pull. One pull is outstanding at a time, so one answer at most waits.
+// per pull. One pull is outstanding at a time, so one answer waits at most,
+// with the hub's notice that the stream actor stopped, which also removes
+// the inbox.
 type inbox struct {
 	system *actor.ActorSystem
 	pid    *actor.PID
@@ -137,7 +140,7 @@ type inbox struct {
 }
 
 func newInbox(system *actor.ActorSystem) *inbox {
-	in := &inbox{system: system, ch: make(chan any, 1)}
+	in := &inbox{system: system, ch: make(chan any, 2)}
 	pid, ok := system.ProcessRegistry.Add((*inboxProcess)(in), "watchpull"+system.ProcessRegistry.NextId())
 	if !ok {
 		panic("watch: inbox id already registered: " + pid.Id)
@@ -154,7 +157,10 @@ func (p *inboxProcess) SendUserMessage(_ *actor.PID, message any) {
 	_, msg, _ := actor.UnwrapEnvelope(message)
 	select {
 	case p.ch <- msg:
-	default: // only a stray second answer, after a close
+	default: // a third: not possible with one pull at a time
+	}
+	if r, ok := msg.(*cairnpb.WatchResponses); ok && r.GetClosed() {
+		(*inbox)(p).close()
 	}
 }
 

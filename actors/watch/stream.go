@@ -95,6 +95,17 @@ type watcher struct {
 	touched bool            // scratch: in stream.touched
 }
 
+// resetScratch empties w.evs, and lets a large one go: one huge revision
+// must not leave a large array behind for the watcher's life.
+func (w *watcher) resetScratch() {
+	if cap(w.evs) > 64 {
+		w.evs = nil
+		return
+	}
+	clear(w.evs)
+	w.evs = w.evs[:0]
+}
+
 func (w *watcher) filtered(ev *mvccpb.Event) bool {
 	return (w.noPut && ev.Type == mvccpb.Event_PUT) || (w.noDelete && ev.Type == mvccpb.Event_DELETE)
 }
@@ -292,7 +303,7 @@ func (s *stream) forgetQueued(id int64) {
 	kept := s.queue[:0]
 	for _, e := range s.queue {
 		if e.watch == id {
-			s.queued -= e.size
+			s.addQueued(-e.size)
 			continue
 		}
 		kept = append(kept, e)
@@ -422,8 +433,7 @@ func (s *stream) liveRevision(rev int64, evs []*mvccpb.Event, prev *prevKVs) {
 				out[i] = &mvccpb.Event{Type: ev.Type, Kv: ev.Kv, PrevKv: prev.get(ev)}
 			}
 		}
-		clear(w.evs)
-		w.evs = w.evs[:0]
+		w.resetScratch()
 		resp := &pb.WatchResponse{Header: s.header(rev), WatchId: w.id, Events: out}
 		if size := responseSize(resp); s.queued+size > s.cfg.QueueBytes {
 			// No room: this revision and the ones after it come from history.
@@ -551,8 +561,7 @@ func (s *stream) readChunk(v *mvcc.ReadView, parts []*watcher, from, vrev int64,
 	for _, w := range parts {
 		if len(w.evs) > 0 {
 			resp := &pb.WatchResponse{Header: s.header(vrev), WatchId: w.id, Events: slices.Clone(w.evs)}
-			clear(w.evs)
-			w.evs = w.evs[:0]
+			w.resetScratch()
 			s.queueEvents(w, resp)
 		}
 		w.next = max(w.next, end+1)
@@ -602,7 +611,13 @@ func (s *stream) push(e entry) {
 		e.size = responseSize(e.resp)
 	}
 	s.queue = append(s.queue, e)
-	s.queued += e.size
+	s.addQueued(e.size)
+}
+
+// addQueued changes the bytes queued, here and in the hub's Stats.
+func (s *stream) addQueued(n int64) {
+	s.queued += n
+	s.cfg.Stats.QueuedBytes.Add(n)
 }
 
 // responseSize estimates the memory of a response for the queue's budget:
@@ -654,7 +669,7 @@ func (s *stream) flush() {
 	if len(s.queue) == 0 {
 		s.queue = nil // let the backing array go
 	}
-	s.queued -= bytes
+	s.addQueued(-bytes)
 	s.env.answer(&cairnpb.WatchResponses{Responses: out, RequestsDone: s.requestsDone})
 	s.pullMax, s.requestsDone = 0, 0
 	s.catchUpSoon()
