@@ -5,6 +5,7 @@
 #
 #   client URLs  http://127.0.0.1:2379  :22379  :32379
 #   peer URLs    http://127.0.0.1:2380  :22380  :32380
+#   metrics URLs http://127.0.0.1:2381  :22381  :32381  (/metrics, /health, /readyz)
 #
 # Data lives in ${CLUSTER_DIR:-cluster.cairn}/m1..m3; delete it for a fresh
 # cluster. Extra arguments are passed to every member (e.g. --log-level debug).
@@ -33,7 +34,10 @@ start() {
     --listen-client-urls "http://127.0.0.1:$client" --advertise-client-urls "http://127.0.0.1:$client" \
     --listen-peer-urls "http://127.0.0.1:$peer" --initial-advertise-peer-urls "http://127.0.0.1:$peer" \
     --initial-cluster "$cluster" --initial-cluster-token cairn-local --initial-cluster-state new \
-    "$@" 2>&1 | sed -u "s/^/$name | /" &
+    --listen-metrics-urls "http://127.0.0.1:$((client + 2))" \
+    "$@" > >(sed -u "s/^/$name | /") 2>&1 &
+  # $! is the member itself (the prefixing runs in a process substitution),
+  # so a TERM to this script reaches the members.
   pids+=($!)
 }
 
