@@ -9,10 +9,13 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/cairnkv/cairn/actors/watch"
 	"github.com/cairnkv/cairn/frontdoor"
 	"github.com/cairnkv/cairn/raftactor"
 	"github.com/cairnkv/cairn/storage"
+	"github.com/cairnkv/cairn/tracing"
 )
 
 // Config of a member. The zero value of every field but DataDir has a
@@ -44,6 +47,12 @@ type Config struct {
 	MaxRequestBytes int
 	// MaxTxnOps bounds the operations in one txn branch. Default 128.
 	MaxTxnOps int
+	// MaxResponseBytes bounds the key-values of a unary Range (or of the
+	// ranges of a read-only Txn): one that would exceed it fails with
+	// ResourceExhausted, telling the client to use a limit or RangeStream,
+	// before the member holds more than about this much. etcd has no such
+	// bound. Default 64 MiB; negative: no bound.
+	MaxResponseBytes int64
 	// RequestTimeout bounds how long a request waits for raft and apply.
 	// Default 5s plus two election timeouts.
 	RequestTimeout time.Duration
@@ -68,8 +77,19 @@ type Config struct {
 	// Default 64 MiB.
 	RaftLogRetentionBytes uint64
 	// RaftLogCompactionInterval is how often the log is compacted. Default
-	// 1s.
+	// 100ms (see actors/logcompactor).
 	RaftLogCompactionInterval time.Duration
+	// RaftEntryCacheBytes bounds the cache of recent raft entries (raft
+	// reads older ones from pebble). Default 4 MiB; negative: no cache.
+	RaftEntryCacheBytes int64
+	// ApplyCatchUpBytes bounds the committed entries the apply actor reads
+	// from the log at once when it catches up after a restart. Default 16
+	// MiB.
+	ApplyCatchUpBytes uint64
+	// SnapshotChunkBytes is the size of one chunk of a snapshot sent to a
+	// member that is behind; a sender holds up to 4 unacknowledged. Default
+	// 1 MiB.
+	SnapshotChunkBytes int
 
 	// Storage sizes the pebble engine.
 	Storage storage.Options
@@ -83,6 +103,16 @@ type Config struct {
 
 	// Logger receives the member's logs. Default slog.Default().
 	Logger *slog.Logger
+
+	// TracerProvider receives the member's spans (see package tracing):
+	// every actor's handling of a traced message, and every member's apply
+	// of a traced proposal. nil turns tracing off, at no cost.
+	TracerProvider trace.TracerProvider
+	// SlowRequest is how long a client request may take before it is
+	// logged with the duration of each of its steps, and how long applying
+	// one batch may take before it is logged as slow. Default 100ms
+	// (etcd's); negative logs no request.
+	SlowRequest time.Duration
 }
 
 // InitialMember is one member of a new cluster.
@@ -147,6 +177,18 @@ func (c Config) withDefaults() Config {
 	if c.MaxTxnOps == 0 {
 		c.MaxTxnOps = 128
 	}
+	if c.MaxResponseBytes == 0 {
+		c.MaxResponseBytes = 64 << 20
+	}
+	if c.RaftEntryCacheBytes == 0 {
+		c.RaftEntryCacheBytes = 4 << 20
+	}
+	if c.ApplyCatchUpBytes == 0 {
+		c.ApplyCatchUpBytes = 16 << 20
+	}
+	if c.SnapshotChunkBytes == 0 {
+		c.SnapshotChunkBytes = 1 << 20
+	}
 	if c.Watch.FragmentBytes == 0 {
 		c.Watch.FragmentBytes = c.MaxRequestBytes + frontdoor.GRPCOverheadBytes
 	}
@@ -156,6 +198,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.SlowRequest == 0 {
+		c.SlowRequest = tracing.DefaultSlowRequest
 	}
 	c.Raft = c.Raft.WithDefaults()
 	if c.RequestTimeout == 0 {

@@ -126,3 +126,26 @@ func TestMoveLeader(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestReconfigurationKeepsQuorum: with a follower unreachable, a change
+// that would leave the voters without an active quorum is refused, as
+// etcd's strict reconfiguration check refuses it.
+func TestReconfigurationKeepsQuorum(t *testing.T) {
+	c := cairntest.StartCluster(t, 3)
+	ctx := cairntest.Ctx(t)
+	leader := c.Leader()
+	followers := c.Followers()
+	c.Net.Partition(followers[0].Address())
+	_, err := leader.Client.MemberAdd(ctx, []string{"http://m9:2380"})
+	if !errors.Is(rpctypes.Error(err), rpctypes.Error(rpctypes.ErrGRPCUnhealthy)) {
+		t.Fatalf("adding a voter with one of three unreachable: %v, want %v", err, rpctypes.ErrGRPCUnhealthy)
+	}
+	_, err = leader.Client.MemberRemove(ctx, followers[1].ID())
+	if !errors.Is(rpctypes.Error(err), rpctypes.Error(rpctypes.ErrGRPCUnhealthy)) {
+		t.Fatalf("removing a running voter with another unreachable: %v, want %v", err, rpctypes.ErrGRPCUnhealthy)
+	}
+	// A learner does not vote: adding one is fine.
+	if _, err := leader.Client.MemberAddAsLearner(ctx, []string{"http://m9:2380"}); err != nil {
+		t.Fatalf("adding a learner: %v", err)
+	}
+}

@@ -10,7 +10,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,12 +30,18 @@ import (
 	"github.com/cairnkv/cairn/actors/transport"
 	"github.com/cairnkv/cairn/actors/watch"
 	"github.com/cairnkv/cairn/frontdoor"
+	"github.com/cairnkv/cairn/metrics"
 	"github.com/cairnkv/cairn/proto/cairnpb"
 	"github.com/cairnkv/cairn/raftactor"
 	"github.com/cairnkv/cairn/storage"
 	"github.com/cairnkv/cairn/storage/mvcc"
 	"github.com/cairnkv/cairn/storage/raftlog"
+	"github.com/cairnkv/cairn/tracing"
 )
+
+// ErrRemoved is Node.Err after the cluster removed the member: it stops, as
+// etcd's removed members do.
+var ErrRemoved = node.ErrRemoved
 
 // Node is a running member.
 type Node struct {
@@ -53,6 +58,8 @@ type Node struct {
 	pendingReads atomic.Int64 // reads waiting in the read-index actor
 	leasesHeld   atomic.Int64 // items the lessor holds in memory
 	watchStats   watch.Stats  // written by the watch hub
+	keys         apply.KeyCount
+	metrics      *metrics.Member // observe.go
 
 	grpc *grpc.Server // serves the front door for Serve
 
@@ -74,7 +81,7 @@ func Start(system *actor.ActorSystem, cfg Config) (*Node, error) {
 	}
 	so := cfg.Storage
 	if so.Logger == nil {
-		so.Logger = cfg.Logger
+		so.Logger = cfg.Logger.With("member", cfg.Name)
 	}
 	engine, err := storage.Open(filepath.Join(cfg.DataDir, "pebble"), so)
 	if err != nil {
@@ -97,7 +104,7 @@ func start(system *actor.ActorSystem, cfg Config, engine *storage.Engine) (*Node
 	if err != nil {
 		return nil, err
 	}
-	log, err := raftlog.Open(engine.DB, raftlog.Options{})
+	log, err := raftlog.Open(engine.DB, raftlog.Options{CacheBytes: cfg.RaftEntryCacheBytes})
 	if err != nil {
 		return nil, err
 	}
@@ -119,6 +126,9 @@ func start(system *actor.ActorSystem, cfg Config, engine *storage.Engine) (*Node
 		ready:    make(chan struct{}),
 	}
 	incarnation := randomUint64()
+	tracer := tracing.New(cfg.TracerProvider)
+	n.metrics = n.newMetrics()
+	m := n.metrics
 
 	compactorProps, err := compactor.Props(compactor.Config{Store: store, Logger: logger})
 	if err != nil {
@@ -132,11 +142,13 @@ func start(system *actor.ActorSystem, cfg Config, engine *storage.Engine) (*Node
 	rc.Board = n.board
 	rc.Logger = logger
 	rc.Recover = func() (uint64, *raftpb.ConfState, error) { return apply.Recover(store) }
+	rc.OnSync, rc.OnReceive, rc.Tracer = m.OnSync, m.OnReceive(), tracer
 
 	props := node.Props(node.Config{
 		Apply: apply.Config{
-			Store: store, Engine: engine, Log: log, MemberID: id.GetMemberId(), Incarnation: incarnation,
-			Compactor: compactorProps, Logger: logger,
+			Store: store, Engine: engine, Log: log, MemberID: id.GetMemberId(), ClusterID: id.GetClusterId(), Incarnation: incarnation,
+			Compactor: compactorProps, Logger: logger, CatchUpBytes: cfg.ApplyCatchUpBytes,
+			Tracer: tracer, Keys: &n.keys, OnCommit: m.OnCommit, OnSlowApply: m.OnSlowApply, SlowApply: cfg.SlowRequest,
 		},
 		LogCompactor: logcompactor.Config{
 			Log: log,
@@ -166,6 +178,11 @@ func start(system *actor.ActorSystem, cfg Config, engine *storage.Engine) (*Node
 			ClusterID: id.GetClusterId(),
 			Addresses: func() (map[uint64]string, error) { return addresses(store, seed) },
 			Members:   n.recordedMembers,
+			Removed: func(id uint64) (*cairnpb.Removed, error) {
+				v := store.Read()
+				defer v.Close()
+				return apply.RemovedMember(v, id)
+			},
 			Snapshot: snapshot.SenderConfig{
 				Engine: engine,
 				Describe: func(snap *pebble.Snapshot) (uint64, *raftpb.ConfState, error) {
@@ -173,10 +190,12 @@ func start(system *actor.ActorSystem, cfg Config, engine *storage.Engine) (*Node
 					defer v.Close()
 					return apply.Describe(v)
 				},
-				Term:   log.Term,
-				Logger: logger,
+				Term:       log.Term,
+				ChunkBytes: cfg.SnapshotChunkBytes,
+				Logger:     logger,
 			},
 			Logger: logger,
+			OnSend: m.OnSend(),
 		},
 		Watch: watch.Config{
 			Options:   cfg.Watch,
@@ -202,6 +221,9 @@ func start(system *actor.ActorSystem, cfg Config, engine *storage.Engine) (*Node
 		},
 		OnStop: n.stopped,
 		Logger: logger,
+		Instrument: func(role string) []actor.PropsOption {
+			return append(tracer.ActorOptions(role), m.ActorOptions(role)...)
+		},
 	})
 	n.pid, err = system.Root.SpawnNamed(props, cfg.ActorName)
 	if err != nil {
@@ -239,10 +261,16 @@ func start(system *actor.ActorSystem, cfg Config, engine *storage.Engine) (*Node
 		Watch:       cfg.Watch,
 		Stopping:    n.stopping,
 		Logger:      logger,
+		Tracer:      tracer,
+		SlowRequest: cfg.SlowRequest,
+
+		// Memory budget (budget.go).
+		MaxResponseBytes: cfg.MaxResponseBytes,
 	})
 	if err != nil {
 		system.Root.Stop(n.pid)
 		<-n.done
+		n.keys.Close()
 		return nil, err
 	}
 	n.grpc = grpc.NewServer(n.ServerOptions()...)
@@ -254,8 +282,11 @@ func start(system *actor.ActorSystem, cfg Config, engine *storage.Engine) (*Node
 }
 
 // publish records the member's current name and client URLs in the cluster
-// membership if they differ from what is recorded, retrying until it succeeds
-// or the member stops.
+// membership, retrying until it succeeds or the member stops, and then
+// closes ready. It proposes even when nothing changed, as etcd does: the
+// proposal's apply is what tells the member it has caught up with the
+// cluster, so that it serves nothing older than what it had before it
+// stopped.
 func (n *Node) publish(logger *slog.Logger) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -268,10 +299,6 @@ func (n *Node) publish(logger *slog.Logger) {
 	}()
 	start := time.Now()
 	for ctx.Err() == nil {
-		if n.published() {
-			close(n.ready)
-			return
-		}
 		err := n.front.Publish(ctx, n.cfg.Name, n.cfg.AdvertiseClientURLs)
 		if err == nil {
 			close(n.ready)
@@ -291,21 +318,6 @@ func (n *Node) publish(logger *slog.Logger) {
 			}
 		}
 	}
-}
-
-// published reports whether the membership records the member's name and
-// client URLs as configured.
-func (n *Node) published() bool {
-	ms, err := n.members()
-	if err != nil {
-		return false
-	}
-	for _, m := range ms {
-		if m.ID == n.ID() {
-			return m.Name == n.cfg.Name && slices.Equal(m.ClientURLs, n.cfg.AdvertiseClientURLs)
-		}
-	}
-	return false
 }
 
 func randomUint64() uint64 {
@@ -410,8 +422,10 @@ func (n *Node) Serve(l net.Listener) error {
 }
 
 // Ready is closed once the member has joined the cluster's raft and
-// published its name and client URLs, as etcd's ReadyNotify: from then on
-// MemberList shows it as it is configured now.
+// published its name and client URLs through it, as etcd's ReadyNotify: from
+// then on it has applied at least everything committed before it started,
+// and MemberList shows it as it is configured now. cmd/node serves clients
+// only from then on.
 func (n *Node) Ready() <-chan struct{} { return n.ready }
 
 // Done is closed when the member has stopped, by Stop or by failure.
@@ -437,6 +451,7 @@ func (n *Node) Stop() error {
 		stopGRPC(n.grpc, 5*time.Second)
 		n.system.Root.Stop(n.pid)
 		<-n.done
+		n.keys.Close()
 		err = n.engine.Close()
 	})
 	return err

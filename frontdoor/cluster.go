@@ -53,6 +53,11 @@ func (c *clusterServer) MemberAdd(ctx context.Context, r *pb.MemberAddRequest) (
 			}
 		}
 	}
+	if !r.GetIsLearner() {
+		if err := c.s.quorumAfter(ctx, 1, 0, 0); err != nil {
+			return nil, err
+		}
+	}
 	now := time.Now()
 	m := &cairnpb.Member{Id: newMemberID(urls, now), PeerUrls: urls}
 	typ := raftpb.ConfChangeAddNode
@@ -74,8 +79,14 @@ func (c *clusterServer) MemberAdd(ctx context.Context, r *pb.MemberAddRequest) (
 }
 
 func (c *clusterServer) MemberRemove(ctx context.Context, r *pb.MemberRemoveRequest) (*pb.MemberRemoveResponse, error) {
-	if _, err := c.s.member(r.GetID()); err != nil {
+	m, err := c.s.member(r.GetID())
+	if err != nil {
 		return nil, err
+	}
+	if !m.GetIsLearner() {
+		if err := c.s.quorumAfter(ctx, 0, r.GetID(), 0); err != nil {
+			return nil, err
+		}
 	}
 	if err := c.s.proposeConfChange(ctx, raftpb.ConfChangeRemoveNode, r.GetID(), nil, false); err != nil {
 		return nil, grpcError(err)
@@ -169,35 +180,77 @@ func (s *Server) member(id uint64) (*pb.Member, error) {
 	return nil, rpctypes.ErrGRPCMemberNotFound
 }
 
-// learnerReady asks the leader whether a learner has caught up (at least 90%
-// of the leader's log, etcd's threshold) before it may be promoted.
-func (s *Server) learnerReady(ctx context.Context, id uint64) error {
+// leaderProgress asks the leader's raft actor how every member follows.
+func (s *Server) leaderProgress(ctx context.Context) (*cairnpb.ProgressResult, error) {
 	lead := s.cfg.Board.Load().Lead
 	if lead == 0 {
-		return rpctypes.ErrGRPCNoLeader
+		return nil, rpctypes.ErrGRPCNoLeader
 	}
 	pid, err := s.cfg.MemberRaft(lead)
 	if err != nil {
-		return grpcError(err)
+		return nil, grpcError(err)
 	}
 	m, err := s.ask(ctx, func(w replyTarget) {
-		s.cfg.System.Root.RequestWithCustomSender(pid, &cairnpb.LearnerStatus{Id: id}, w.PID())
+		s.cfg.System.Root.RequestWithCustomSender(pid, &cairnpb.ProgressRequest{}, w.PID())
 	})
 	if err != nil {
-		return grpcError(err)
+		return nil, grpcError(err)
 	}
-	st, ok := m.(*cairnpb.LearnerStatusResult)
+	p, ok := m.(*cairnpb.ProgressResult)
 	switch {
 	case !ok:
-		return grpcError(fmt.Errorf("frontdoor: unexpected answer %T to a learner status", m))
-	case !st.GetLeader():
-		return rpctypes.ErrGRPCNotLeader
-	case !st.GetKnown():
-		return rpctypes.ErrGRPCMemberNotFound
-	case float64(st.GetMatch()) < 0.9*float64(st.GetLeaderLast()):
-		return rpctypes.ErrGRPCLearnerNotReady
+		return nil, grpcError(fmt.Errorf("frontdoor: unexpected answer %T to a progress request", m))
+	case !p.GetLeader():
+		return nil, rpctypes.ErrGRPCNotLeader
+	}
+	return p, nil
+}
+
+// quorumAfter refuses a membership change that would leave the voters
+// without an active quorum, as etcd's strict reconfiguration check does:
+// adding a voter counts it as not yet active; removing one takes it out of
+// both counts; promoting a learner counts it if it is active.
+func (s *Server) quorumAfter(ctx context.Context, add, remove, promote uint64) error {
+	p, err := s.leaderProgress(ctx)
+	if err != nil {
+		return err
+	}
+	voters, active := 0, 0
+	for _, m := range p.GetMembers() {
+		if m.GetId() == remove || (m.GetLearner() && m.GetId() != promote) {
+			continue
+		}
+		voters++
+		if m.GetActive() {
+			active++
+		}
+	}
+	if add != 0 {
+		voters++
+	}
+	if active < voters/2+1 {
+		return rpctypes.ErrGRPCUnhealthy
 	}
 	return nil
+}
+
+// learnerReady asks the leader whether a learner has caught up (at least 90%
+// of the leader's log, etcd's threshold) before it may be promoted.
+func (s *Server) learnerReady(ctx context.Context, id uint64) error {
+	p, err := s.leaderProgress(ctx)
+	if err != nil {
+		return err
+	}
+	for _, m := range p.GetMembers() {
+		if m.GetId() != id {
+			continue
+		}
+		if float64(m.GetMatch()) < 0.9*float64(p.GetLeaderMatch()) {
+			return rpctypes.ErrGRPCLearnerNotReady
+		}
+		return s.quorumAfter(ctx, 0, 0, id)
+	}
+	return rpctypes.ErrGRPCMemberNotFound
 }
 
 // proposeConfChange proposes a conf change and waits until this member has

@@ -22,4 +22,9 @@
 // Requests are validated here exactly as etcd's v3rpc validates them, and
 // answered with the same error codes and messages (rpctypes), so that clients
 // behave as they do against etcd.
+//
+// observe.go: every unary request gets a request id and a step log (logged
+// with its steps when slow, as etcd's trace logs); with tracing on, otelgrpc
+// opens the request's span or continues the client's trace context, and
+// every message to an actor and every proposal carries it.
 package frontdoor

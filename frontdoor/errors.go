@@ -3,6 +3,7 @@ package frontdoor
 import (
 	"context"
 	"errors"
+	"strings"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	"google.golang.org/grpc/codes"
@@ -45,6 +46,14 @@ func grpcError(err error) error {
 		return rpctypes.ErrGRPCLeaseProvided
 	case errors.Is(err, mvcc.ErrInvalidSortOption):
 		return rpctypes.ErrGRPCInvalidSortOption
+	case errors.Is(err, mvcc.ErrResponseTooLarge):
+		// etcd has no such error: gRPC's own for a message over a size
+		// limit, with what to do instead.
+		return status.Error(codes.ResourceExhausted, "etcdserver: "+strings.TrimPrefix(err.Error(), "mvcc: ")+
+			" (max-response-bytes); ask for fewer keys with a limit, or stream the range (RangeStream, etcdctl get --stream)")
+	case errors.Is(err, mvcc.ErrViewReplaced):
+		// Unavailable: etcd clients retry a read on it.
+		return status.Error(codes.Unavailable, "etcdserver: "+strings.TrimPrefix(err.Error(), "mvcc: ")+", retry")
 	case errors.Is(err, mvcc.ErrLeaseTTLTooLarge):
 		return rpctypes.ErrGRPCLeaseTTLTooLarge
 	case errors.Is(err, watch.ErrStreamClosed):

@@ -20,7 +20,7 @@ func (k *kvServer) Range(ctx context.Context, r *pb.RangeRequest) (*pb.RangeResp
 	}
 	var resp *pb.RangeResponse
 	err := k.s.read(ctx, r.GetSerializable(), func(v *mvcc.ReadView) (err error) {
-		resp, err = v.Range(r)
+		resp, err = v.RangeWithin(r, k.s.cfg.MaxResponseBytes)
 		return err
 	})
 	if err != nil {
@@ -65,7 +65,7 @@ func (k *kvServer) Txn(ctx context.Context, r *pb.TxnRequest) (*pb.TxnResponse, 
 		// A txn that writes nothing is a read: served locally after a read
 		// index, as etcd does, unless every range in it is serializable.
 		err := k.s.read(ctx, isSerializableTxn(r), func(v *mvcc.ReadView) (err error) {
-			resp, err = v.Txn(r)
+			resp, err = v.TxnWithin(r, k.s.cfg.MaxResponseBytes)
 			return err
 		})
 		if err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/cairnkv/cairn/actors/watch"
 	"github.com/cairnkv/cairn/raftactor"
 	"github.com/cairnkv/cairn/storage/mvcc"
+	"github.com/cairnkv/cairn/tracing"
 )
 
 // Config of the front door.
@@ -33,6 +34,13 @@ type Config struct {
 	MaxRequestBytes int
 	// MaxTxnOps bounds the operations of one txn branch. Default 128.
 	MaxTxnOps int
+	// MaxResponseBytes bounds the key-values of a unary Range, or of the
+	// ranges of a read-only Txn: one that would exceed it fails with
+	// ResourceExhausted, telling the client to page with a limit or use
+	// RangeStream, before the member has built more than about this much.
+	// etcd has no such bound. Ranges inside a Txn that writes are applied
+	// by every member and are not bounded. Zero or negative: no bound.
+	MaxResponseBytes int64
 	// RequestTimeout bounds every wait for raft or apply. Default 7s (etcd's
 	// 5s plus two election timeouts).
 	RequestTimeout time.Duration
@@ -65,6 +73,11 @@ type Config struct {
 	// Version is the etcd API version reported by Maintenance.Status.
 	Version string
 	Logger  *slog.Logger
+	// Tracer, if on, traces requests (observe.go); nil is off.
+	Tracer *tracing.Tracer
+	// SlowRequest is how long a request may take before it is logged with
+	// its steps. Default 100ms (etcd's); negative logs none.
+	SlowRequest time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -95,6 +108,9 @@ func (c Config) withDefaults() Config {
 	if c.MinLeaseTTL == 0 {
 		c.MinLeaseTTL = 2
 	}
+	if c.SlowRequest == 0 {
+		c.SlowRequest = tracing.DefaultSlowRequest
+	}
 	return c
 }
 
@@ -113,6 +129,11 @@ type Server struct {
 	nextID atomic.Uint64
 	// leaseIDs chooses the IDs of leases granted without one.
 	leaseIDs *idGenerator
+	// requestIDs numbers requests in logs; pending and failed count
+	// proposals (observe.go).
+	requestIDs atomic.Uint64
+	pending    atomic.Int64
+	failed     atomic.Uint64
 }
 
 // New returns a front door.
@@ -130,12 +151,13 @@ func New(cfg Config) (*Server, error) {
 }
 
 // ServerOptions returns the gRPC server options the front door needs: a
-// receive limit that lets requests up to MaxRequestBytes through.
+// receive limit that lets requests up to MaxRequestBytes through, request
+// logs and, with tracing on, otelgrpc's server handler.
 func (s *Server) ServerOptions() []grpc.ServerOption {
-	return []grpc.ServerOption{
+	return append([]grpc.ServerOption{
 		grpc.MaxRecvMsgSize(s.cfg.MaxRequestBytes + GRPCOverheadBytes),
 		grpc.MaxSendMsgSize(1<<31 - 1),
-	}
+	}, s.observeOptions()...)
 }
 
 // Register registers the front door's services on g.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/cairnkv/cairn/actors/reply"
 	"github.com/cairnkv/cairn/proto/cairnpb"
+	"github.com/cairnkv/cairn/tracing"
 )
 
 var (
@@ -68,6 +70,10 @@ func (s *Server) propose(ctx context.Context, r *pb.InternalRaftRequest) (*cairn
 	if err := s.waitLeader(ctx); err != nil {
 		return nil, err
 	}
+	req := tracing.RequestFrom(ctx)
+	req.Step("wait for leader")
+	s.pending.Add(1)
+	defer s.pending.Add(-1)
 	m, err := s.ask(ctx, func(w replyTarget) {
 		p := &cairnpb.Proposal{
 			Id: s.nextID.Add(1),
@@ -77,7 +83,9 @@ func (s *Server) propose(ctx context.Context, r *pb.InternalRaftRequest) (*cairn
 				Waiter:      w.PID().GetId(),
 			},
 			Request: r,
+			Trace:   s.cfg.Tracer.Carrier(ctx),
 		}
+		req.Add(slog.Uint64("proposal-id", p.Id))
 		data, err := proto.Marshal(p)
 		if err != nil {
 			// Marshaling a valid message cannot fail; answer the waiter so
@@ -86,8 +94,12 @@ func (s *Server) propose(ctx context.Context, r *pb.InternalRaftRequest) (*cairn
 				Code: cairnpb.ErrorCode_ERROR_CODE_INTERNAL, Message: err.Error()}})
 			return
 		}
-		s.cfg.System.Root.RequestWithCustomSender(s.cfg.Raft, &cairnpb.Propose{Data: data}, w.PID())
+		s.send(ctx, s.cfg.Raft, &cairnpb.Propose{Data: data}, w)
 	})
+	req.Step("raft agreement and apply")
+	if err != nil || notCommitted(m) {
+		s.failed.Add(1)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -115,8 +127,9 @@ func etcdHeaderBytes(memberID uint64) int {
 // locally, so that a read of the store that follows is linearizable.
 func (s *Server) linearize(ctx context.Context) error {
 	m, err := s.ask(ctx, func(w replyTarget) {
-		s.cfg.System.Root.RequestWithCustomSender(s.cfg.ReadIndex, &cairnpb.ReadIndexRequest{}, w.PID())
+		s.send(ctx, s.cfg.ReadIndex, &cairnpb.ReadIndexRequest{}, w)
 	})
+	tracing.RequestFrom(ctx).Step("agreement among raft nodes before linearized reading")
 	if err != nil {
 		return err
 	}

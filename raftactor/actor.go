@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"go.etcd.io/raft/v3"
@@ -45,15 +46,39 @@ type raftActor struct {
 	installing     *raftpb.Message
 	pendingAppends []*raftpb.Message
 
+	// members are the voters and learners of raft's configuration, to spot
+	// messages from members the cluster removed; notMemberSeen rate-limits
+	// reporting them.
+	members       map[uint64]bool
+	notMemberSeen map[uint64]time.Time
+	// lastHeard is when each member last sent raft messages, and
+	// unreachable the members remoting lost and has not connected to again:
+	// a member is active when heard from within an election timeout and
+	// not unreachable (ProgressRequest). Messages a member sent just before
+	// it died may arrive after it is reported unreachable; only a new
+	// connection makes it reachable again.
+	lastHeard   map[uint64]time.Time
+	unreachable map[uint64]bool
+
 	// waiting are proposals made while no leader was known (pending.go).
 	waiting      []waitingProposal
 	waitingBytes int
 
 	status  Status
 	leaders *leaderSubscribers
+
+	// readyTrace is the trace context of the last traced message stepped
+	// since the last Ready (nil if none, and always when tracing is off):
+	// the next Ready, which persists and sends what the message caused, is
+	// a span of its trace even if its RaftReady was queued by an untraced
+	// message (a tick, a heartbeat).
+	readyTrace map[string]string
 }
 
 func (a *raftActor) Receive(ctx actor.Context) {
+	if h := a.cfg.Tracer.Header(ctx); h != nil {
+		a.readyTrace = h
+	}
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		a.start(ctx)
@@ -62,7 +87,8 @@ func (a *raftActor) Receive(ctx actor.Context) {
 		a.failWaiting(ctx)
 	case *cairnpb.RaftReady:
 		a.readyQueued = false
-		a.handleReady(ctx)
+		a.cfg.Tracer.Continue(ctx, a.readyTrace, "RaftReady", func() { a.handleReady(ctx) })
+		a.readyTrace = nil
 	case *cairnpb.Tick:
 		a.rn.Tick()
 	case *cairnpb.Propose:
@@ -75,8 +101,8 @@ func (a *raftActor) Receive(ctx actor.Context) {
 		a.proposeConfChange(ctx, m)
 	case *cairnpb.TransferLeader:
 		a.rn.TransferLeader(m.GetTo())
-	case *cairnpb.LearnerStatus:
-		a.learnerStatus(ctx, m)
+	case *cairnpb.ProgressRequest:
+		a.progress(ctx)
 	case *cairnpb.LogStatusRequest:
 		a.logStatus(ctx)
 	case *raftpb.Message:
@@ -85,9 +111,12 @@ func (a *raftActor) Receive(ctx actor.Context) {
 			a.maybeCampaign()
 		}
 	case *cairnpb.RaftBatch:
-		a.receive(m)
+		a.receive(ctx, m)
 	case *cairnpb.PeerUnreachable:
 		a.rn.ReportUnreachable(m.GetId())
+		a.unreachable[m.GetId()] = true
+	case *cairnpb.PeerReachable:
+		delete(a.unreachable, m.GetId())
 	case *cairnpb.SnapshotStatus:
 		status := raft.SnapshotFailure
 		if m.GetOk() {
@@ -110,16 +139,21 @@ func (a *raftActor) Receive(ctx actor.Context) {
 		a.readyQueued = true
 		ctx.Send(ctx.Self(), &cairnpb.RaftReady{})
 	}
+	if !a.readyQueued {
+		a.readyTrace = nil // nothing the traced message caused is left to do
+	}
 	a.notifyLeader(ctx)
 }
 
 func (a *raftActor) start(ctx actor.Context) {
+	a.unreachable = map[uint64]bool{}
 	applied, cs, err := a.cfg.Recover()
 	if err != nil {
 		panic(fmt.Errorf("raftactor: recover state machine: %w", err))
 	}
 	log := a.cfg.Log
 	log.SetConfState(cs)
+	a.setMembers(cs)
 	hs, _, err := log.InitialState()
 	if err != nil {
 		panic(fmt.Errorf("raftactor: read hard state: %w", err))
@@ -213,22 +247,27 @@ func (a *raftActor) refuse(ctx actor.Context, sender *actor.PID, err error) {
 	ctx.Send(sender, &cairnpb.Result{Error: &cairnpb.Error{Code: code, Message: err.Error()}})
 }
 
-// learnerStatus answers how far a learner has caught up, if this member
-// leads.
-func (a *raftActor) learnerStatus(ctx actor.Context, m *cairnpb.LearnerStatus) {
-	res := &cairnpb.LearnerStatusResult{}
+// progress answers, if this member leads, how every member follows.
+func (a *raftActor) progress(ctx actor.Context) {
+	if ctx.Sender() == nil {
+		return
+	}
+	res := &cairnpb.ProgressResult{}
 	st := a.rn.Status()
 	if st.RaftState == raft.StateLeader {
 		res.Leader = true
-		res.LeaderLast = st.Progress[a.cfg.ID].Match
-		if pr, ok := st.Progress[m.GetId()]; ok {
-			res.Known = true
-			res.Match = pr.Match
+		res.LeaderMatch = st.Progress[a.cfg.ID].Match
+		now := time.Now()
+		for id, pr := range st.Progress {
+			res.Members = append(res.Members, &cairnpb.MemberProgress{
+				Id:      id,
+				Match:   pr.Match,
+				Learner: pr.IsLearner,
+				Active:  id == a.cfg.ID || (!a.unreachable[id] && now.Sub(a.lastHeard[id]) < a.cfg.ElectionTimeout()),
+			})
 		}
 	}
-	if ctx.Sender() != nil {
-		ctx.Respond(res)
-	}
+	ctx.Respond(res)
 }
 
 // logStatus tells the log compactor which entries other members still need.
@@ -275,15 +314,43 @@ func (a *raftActor) receivedSnapshot(m *cairnpb.ReceivedSnapshot) {
 }
 
 // receive steps the messages another member sent.
-func (a *raftActor) receive(b *cairnpb.RaftBatch) {
+func (a *raftActor) receive(ctx actor.Context, b *cairnpb.RaftBatch) {
 	if b.GetClusterId() != a.cfg.ClusterID || b.GetTo() != a.cfg.ID {
 		a.cfg.Logger.Warn("dropping raft messages for another cluster or member",
 			"cluster", b.GetClusterId(), "to", b.GetTo(), "from", b.GetFrom())
 		return
 	}
+	if a.lastHeard == nil {
+		a.lastHeard = map[uint64]time.Time{}
+	}
+	a.lastHeard[b.GetFrom()] = time.Now()
+	if len(a.members) > 0 && !a.members[b.GetFrom()] && a.members[a.cfg.ID] {
+		a.notMember(ctx, b.GetFrom())
+	}
+	if a.cfg.OnReceive != nil {
+		a.cfg.OnReceive(b.GetFrom(), proto.Size(b))
+	}
 	for _, m := range b.GetMessages() {
 		a.step(m)
 	}
+}
+
+// notMember tells the transport, at most once a second per member, that a
+// member outside raft's configuration sends messages: if the cluster removed
+// it, the transport tells it to stop.
+func (a *raftActor) notMember(ctx actor.Context, id uint64) {
+	if a.cfg.Transport == nil {
+		return
+	}
+	now := time.Now()
+	if now.Sub(a.notMemberSeen[id]) < time.Second {
+		return
+	}
+	if a.notMemberSeen == nil {
+		a.notMemberSeen = map[uint64]time.Time{}
+	}
+	a.notMemberSeen[id] = now
+	ctx.Send(a.cfg.Transport, &cairnpb.NotMember{Id: id})
 }
 
 func (a *raftActor) readIndex(ctx actor.Context, m *cairnpb.ReadIndexRound) {
@@ -315,5 +382,15 @@ func (a *raftActor) applyConfChange(m *cairnpb.ApplyConfChange) {
 		}
 		cc = v1
 	}
-	a.rn.ApplyConfChange(cc)
+	a.setMembers(a.rn.ApplyConfChange(cc))
+}
+
+// setMembers records the members of a conf state.
+func (a *raftActor) setMembers(cs *raftpb.ConfState) {
+	a.members = map[uint64]bool{}
+	for _, ids := range [][]uint64{cs.GetVoters(), cs.GetLearners(), cs.GetVotersOutgoing(), cs.GetLearnersNext()} {
+		for _, id := range ids {
+			a.members[id] = true
+		}
+	}
 }

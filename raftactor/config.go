@@ -11,6 +11,7 @@ import (
 	"go.etcd.io/raft/v3/raftpb"
 
 	"github.com/cairnkv/cairn/storage/raftlog"
+	"github.com/cairnkv/cairn/tracing"
 )
 
 // Config of the raft actor. Zero values take the defaults of DefaultConfig.
@@ -50,18 +51,35 @@ type Config struct {
 	MaxSizePerMsg uint64
 	// MaxInflightMsgs bounds append messages in flight per follower. Default 256.
 	MaxInflightMsgs int
-	// MaxInflightBytes bounds bytes of appends in flight per follower.
-	// Default 32 MiB.
+	// MaxInflightBytes bounds bytes of appends in flight per follower. A
+	// follower holds up to this much of received entries, and appends them
+	// in one pebble batch. Default 8 MiB: at most half of pebble's default
+	// memtable, so that the batch goes into the memtable (off the Go heap)
+	// rather than staying on the heap until flushed, as pebble keeps a
+	// batch of more than half a memtable.
 	MaxInflightBytes uint64
 	// MaxUncommittedEntriesSize bounds the leader's uncommitted entries;
 	// proposals beyond it are refused. Default 64 MiB.
 	MaxUncommittedEntriesSize uint64
 	// MaxCommittedSizePerReady bounds committed bytes handed to the apply
-	// actor and not yet applied. Default 16 MiB.
+	// actor and not yet applied; apply writes them in one pebble batch.
+	// Default 4 MiB, below half of pebble's default memtable for the same
+	// reason as MaxInflightBytes.
 	MaxCommittedSizePerReady uint64
 
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
+
+	// OnSync, if not nil, is told how long each synced append to the log
+	// took (etcd_disk_wal_fsync_duration_seconds).
+	OnSync func(time.Duration)
+	// OnReceive, if not nil, is told the size of every RaftBatch received
+	// from another member (etcd_network_peer_received_bytes_total).
+	OnReceive func(from uint64, bytes int)
+	// Tracer, if on, makes the handling of a Ready part of the trace of a
+	// traced message stepped since the last Ready (see Receive), even when
+	// the RaftReady that triggers it is not traced.
+	Tracer *tracing.Tracer
 }
 
 // DefaultConfig returns the defaults applied to zero fields.
@@ -72,9 +90,9 @@ func DefaultConfig() Config {
 		HeartbeatTicks:            1,
 		MaxSizePerMsg:             1 << 20,
 		MaxInflightMsgs:           256,
-		MaxInflightBytes:          32 << 20,
+		MaxInflightBytes:          8 << 20,
 		MaxUncommittedEntriesSize: 64 << 20,
-		MaxCommittedSizePerReady:  16 << 20,
+		MaxCommittedSizePerReady:  4 << 20,
 	}
 }
 

@@ -39,6 +39,11 @@
 //     raft log and the state machine's applied index; the apply actor ignores
 //     entries it already applied, so re-delivered entries are harmless.
 //
+// With tracing on (Config.Tracer), a Ready is a span of the trace of the
+// last traced message stepped since the previous Ready, even when the
+// RaftReady that triggers it was queued by an untraced message: what it
+// persists and sends was caused by that message.
+//
 // The actor publishes its view of the cluster (term, leader, commit index) on
 // a Board that other goroutines read without messaging the actor. Actors
 // learn of leadership by message instead (leadership.go): those that send

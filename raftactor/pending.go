@@ -14,8 +14,11 @@ import (
 // just restarted knows no leader for a moment. It waits at most an election
 // timeout, in a queue bounded in bytes; then it fails with "no leader".
 
-// maxWaitingBytes bounds the proposals waiting for a leader.
-const maxWaitingBytes = 16 << 20
+// MaxWaitingBytes bounds the proposals waiting for a leader (a part of the
+// member's memory budget, cairn.Config.MemoryBudget).
+const MaxWaitingBytes = 16 << 20
+
+const maxWaitingBytes = MaxWaitingBytes
 
 type waitingProposal struct {
 	data     []byte

@@ -2,6 +2,7 @@ package raftactor
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"go.etcd.io/raft/v3"
@@ -85,6 +86,7 @@ func (a *raftActor) installed(ctx actor.Context, res *cairnpb.SnapshotInstalled)
 	if err := a.cfg.Log.ApplySnapshot(m.GetSnapshot()); err != nil {
 		panic(fmt.Errorf("raftactor: apply snapshot to log: %w", err))
 	}
+	a.setMembers(m.GetSnapshot().GetMetadata().GetConfState())
 	a.installing = nil
 	a.persist(ctx, m)
 	queued := a.pendingAppends
@@ -112,8 +114,12 @@ func (a *raftActor) persist(ctx actor.Context, m *raftpb.Message) {
 	sync := len(m.GetEntries()) > 0 ||
 		(hs != nil && (hs.GetTerm() != a.persisted.GetTerm() || hs.GetVote() != a.persisted.GetVote()))
 	if len(m.GetEntries()) > 0 || hs != nil {
+		start := time.Now()
 		if err := a.cfg.Log.Append(hs, m.GetEntries(), sync); err != nil {
 			panic(fmt.Errorf("raftactor: append to log: %w", err))
+		}
+		if sync && a.cfg.OnSync != nil {
+			a.cfg.OnSync(time.Since(start))
 		}
 	}
 	if hs != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"go.etcd.io/raft/v3/raftpb"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/cairnkv/cairn/actors/watch"
@@ -16,6 +17,7 @@ import (
 	"github.com/cairnkv/cairn/storage"
 	"github.com/cairnkv/cairn/storage/mvcc"
 	"github.com/cairnkv/cairn/storage/raftlog"
+	"github.com/cairnkv/cairn/tracing"
 )
 
 // Config of the apply actor.
@@ -29,6 +31,7 @@ type Config struct {
 	Log *raftlog.Log
 	// MemberID and Incarnation identify the waiters this actor answers.
 	MemberID    uint64
+	ClusterID   uint64
 	Incarnation uint64
 	// Compactor, if not nil, is spawned as the child named CompactorName
 	// and receives CompactHistory after each committed compaction; nil
@@ -48,6 +51,20 @@ type Config struct {
 	// the hub has not acknowledged within WatchHubBytes (0: its default).
 	WatchHub      *actor.PID
 	WatchHubBytes int64
+
+	// Tracer, if on, makes the apply of every entry whose proposal carries
+	// a trace context a span of the request's trace, on every member.
+	Tracer *tracing.Tracer
+	// Keys, if not nil, follows the number of live keys (see KeyCount).
+	Keys *KeyCount
+	// OnCommit, if not nil, is told how long each batch's commit took
+	// (etcd_disk_backend_commit_duration_seconds).
+	OnCommit func(time.Duration)
+	// SlowApply is how long applying one batch may take before it is
+	// logged as etcd logs "apply request took too long", and counted by
+	// OnSlowApply. Default 100ms (etcd's --warning-apply-duration).
+	SlowApply   time.Duration
+	OnSlowApply func()
 }
 
 // Validate names the first missing field.
@@ -73,6 +90,9 @@ func Props(cfg Config) (*actor.Props, error) {
 	}
 	if cfg.CatchUpBytes == 0 {
 		cfg.CatchUpBytes = 16 << 20
+	}
+	if cfg.SlowApply == 0 {
+		cfg.SlowApply = 100 * time.Millisecond
 	}
 	// The compactor's failures are its own: restart it alone.
 	subs := &subscriptions{}
@@ -122,6 +142,9 @@ func (a *applyActor) Receive(ctx actor.Context) {
 		a.applied = a.cfg.Store.AppliedIndex()
 		a.watch = watch.NewFeed(a.cfg.WatchHub, a.cfg.WatchHubBytes)
 		a.watch.Sync(ctx, a.cfg.Store.Rev())
+		if a.cfg.Keys != nil {
+			a.cfg.Keys.recount(a.cfg.Store)
+		}
 		if a.cfg.Compactor != nil {
 			pid, err := ctx.SpawnNamed(a.cfg.Compactor, CompactorName)
 			if err != nil {
@@ -184,23 +207,41 @@ func (a *applyActor) catchUp(ctx actor.Context, next uint64) error {
 }
 
 func (a *applyActor) apply(ctx actor.Context, ents []*raftpb.Entry) error {
-	b := a.cfg.Store.NewBatch()
+	start := time.Now()
+	props, keys := a.decode(ents)
+	b := a.cfg.Store.NewBatchWithSize(batchSizeHint(ents, keys))
 	defer b.Close()
+	// Spans of traced entries end once the batch is committed (or failed).
+	var spans []trace.Span
+	defer func() {
+		for _, s := range spans {
+			s.End()
+		}
+	}()
 	var (
 		answers     []answer
 		confChanges []*cairnpb.ApplyConfChange
 		last        uint64
 		compacted   int64
 		membership  bool // the batch changed members or their attributes
+		removedSelf bool // the batch removed this member
 	)
-	for _, e := range ents {
+	if len(keys) > 0 {
+		if err := b.Prefetch(keys); err != nil {
+			return fmt.Errorf("apply: look up the keys of entries up to %d: %w", ents[len(ents)-1].GetIndex(), err)
+		}
+	}
+	for i, e := range ents {
 		if e.GetIndex() <= a.applied {
 			continue
 		}
 		last = e.GetIndex()
 		switch e.GetType() {
 		case raftpb.EntryNormal:
-			out, err := a.applyNormal(b, e)
+			out, err := a.applyNormal(b, e, props[i])
+			if out.span != nil {
+				spans = append(spans, out.span)
+			}
 			if err != nil {
 				return err
 			}
@@ -219,6 +260,7 @@ func (a *applyActor) apply(ctx actor.Context, ents []*raftpb.Entry) error {
 				confChanges = append(confChanges, &cairnpb.ApplyConfChange{
 					V2: e.GetType() == raftpb.EntryConfChangeV2, Data: e.GetData(),
 				})
+				removedSelf = removedSelf || removes(e, a.cfg.MemberID)
 			}
 			if ans := a.answerFor(cctx.GetOrigin(), cctx.GetId(), confChangeResult(ok, refusal)); ans != nil {
 				answers = append(answers, *ans)
@@ -228,9 +270,11 @@ func (a *applyActor) apply(ctx actor.Context, ents []*raftpb.Entry) error {
 	if last == 0 {
 		return nil
 	}
+	committing := time.Now()
 	if err := b.Commit(last); err != nil {
 		return fmt.Errorf("apply: commit entries up to %d: %w", last, err)
 	}
+	a.observe(start, committing, last, len(ents), b)
 	a.applied = last
 	a.watch.Publish(ctx, b.Rev(), b.Events())
 
@@ -255,33 +299,66 @@ func (a *applyActor) apply(ctx actor.Context, ents []*raftpb.Entry) error {
 			ctx.Send(s, &cairnpb.MembershipChanged{})
 		}
 	}
+	if removedSelf {
+		// The member is no longer in the cluster: its supervisor stops it.
+		ctx.Send(ctx.Parent(), &cairnpb.YouAreRemoved{ClusterId: a.cfg.ClusterID})
+	}
 	return nil
 }
 
 // normalOutcome is what applying one normal entry leaves to do after the
 // batch commits.
 type normalOutcome struct {
-	answer     *answer // owed to a local waiter, if any
-	compactRev int64   // compaction revision the entry committed, if any
-	membership bool    // the entry changed a member's attributes
+	answer     *answer    // owed to a local waiter, if any
+	compactRev int64      // compaction revision the entry committed, if any
+	membership bool       // the entry changed a member's attributes
+	span       trace.Span // of the entry's apply, if its request is traced
 }
 
-// applyNormal applies one normal entry.
-func (a *applyActor) applyNormal(b *mvcc.Batch, e *raftpb.Entry) (normalOutcome, error) {
-	var out normalOutcome
-	if len(e.GetData()) == 0 {
-		// The empty entry a new leader appends to commit its term.
-		return out, nil
+// decode returns the proposal of each normal entry of ents not yet applied
+// (nil for the others, for the empty entry a new leader appends to commit
+// its term, and for undecodable entries), and the keys their requests may
+// put, for the batch to look up in one pass (mvcc.Batch.Prefetch). The keys
+// alias the proposals.
+func (a *applyActor) decode(ents []*raftpb.Entry) (props []*cairnpb.Proposal, keys [][]byte) {
+	props = make([]*cairnpb.Proposal, len(ents))
+	for i, e := range ents {
+		if e.GetIndex() <= a.applied || e.GetType() != raftpb.EntryNormal || len(e.GetData()) == 0 {
+			continue
+		}
+		p := &cairnpb.Proposal{}
+		if err := proto.Unmarshal(e.GetData(), p); err != nil {
+			// Every member fails alike on the same bytes: skip the entry
+			// rather than stop the cluster.
+			a.cfg.Logger.Error("skipping undecodable entry", "index", e.GetIndex(), "error", err)
+			continue
+		}
+		props[i] = p
+		switch r := p.GetRequest(); {
+		case r.GetPut() != nil:
+			keys = append(keys, r.GetPut().GetKey())
+		case r.GetTxn() != nil:
+			keys = mvcc.TxnPutKeys(keys, r.GetTxn())
+		}
 	}
-	p := &cairnpb.Proposal{}
-	if err := proto.Unmarshal(e.GetData(), p); err != nil {
-		// Every member fails alike on the same bytes: skip the entry rather
-		// than stop the cluster.
-		a.cfg.Logger.Error("skipping undecodable entry", "index", e.GetIndex(), "error", err)
+	return props, keys
+}
+
+// applyNormal applies one normal entry, whose proposal decode returned (nil:
+// nothing to apply).
+func (a *applyActor) applyNormal(b *mvcc.Batch, e *raftpb.Entry, p *cairnpb.Proposal) (normalOutcome, error) {
+	var out normalOutcome
+	if p == nil {
 		return out, nil
 	}
 	req := p.GetRequest()
+	if len(p.GetTrace()) > 0 && a.cfg.Tracer.On() {
+		out.span = a.startSpan(p, e)
+	}
 	res, err := applyRequest(b, req)
+	if out.span != nil {
+		out.span.SetAttributes(tracing.RevisionAttr.Int64(b.Rev()))
+	}
 	if err != nil {
 		return out, fmt.Errorf("apply: entry %d: %w", e.GetIndex(), err)
 	}

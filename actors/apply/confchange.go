@@ -102,8 +102,21 @@ func confChange(b *mvcc.Batch, e *raftpb.Entry, refusal *cairnpb.ErrorCode) (app
 	}
 	switch v1.GetType() {
 	case raftpb.ConfChangeRemoveNode:
+		rec := &cairnpb.Removed{Id: v1.GetNodeId()}
+		if data, err := b.Meta(memberMetaName(v1.GetNodeId())); err != nil {
+			return false, cctx, err
+		} else if data != nil {
+			m := &cairnpb.Member{}
+			if err := proto.Unmarshal(data, m); err == nil {
+				rec.PeerUrls = m.GetPeerUrls()
+			}
+		}
+		data, err := proto.Marshal(rec)
+		if err != nil {
+			return false, cctx, err
+		}
 		b.DeleteMeta(memberMetaName(v1.GetNodeId()))
-		b.PutMeta(removedMetaName(v1.GetNodeId()), []byte{})
+		b.PutMeta(removedMetaName(v1.GetNodeId()), data)
 	case raftpb.ConfChangeAddNode, raftpb.ConfChangeAddLearnerNode, raftpb.ConfChangeUpdateNode:
 		m, err := mergedMember(b, v1, cctx.GetMember(), next)
 		if err != nil {
@@ -217,6 +230,20 @@ func mergedMember(b *mvcc.Batch, cc *raftpb.ConfChange, in *cairnpb.Member, next
 func isLearner(cs *raftpb.ConfState, id uint64) bool {
 	for _, l := range cs.GetLearners() {
 		if l == id {
+			return true
+		}
+	}
+	return false
+}
+
+// removes reports whether a conf change entry removes member id.
+func removes(e *raftpb.Entry, id uint64) bool {
+	cc, err := decodeConfChange(e)
+	if err != nil {
+		return false
+	}
+	for _, c := range cc.AsV2().GetChanges() {
+		if c.GetType() == raftpb.ConfChangeRemoveNode && c.GetNodeId() == id {
 			return true
 		}
 	}

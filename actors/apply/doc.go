@@ -9,13 +9,31 @@
 //     are applied and lets it hand out more.
 //   - cairnpb.SubscribeApplied: the sender receives cairnpb.Applied after
 //     every applied batch (the read-index actor uses it).
+//   - cairnpb.WatchEventsAck, from the watch hub: events it has dispatched.
 //
 // It sends cairnpb.Result to the waiter named in each entry's origin (when the
 // origin is this member's current incarnation), cairnpb.ApplyConfChange to
 // the raft actor for each conf change entry, cairnpb.CompactHistory to its
 // compactor child after committing a compaction, and cairnpb.LeasesApplied to
 // the lessor (Config.Lessor) after committing lease grants, revocations or
-// checkpoints, before the answers.
+// checkpoints, before the answers. After each committed batch that changed
+// keys it sends the batch's events to the watch hub (Config.WatchHub) as
+// cairnpb.WatchEvents, through a watch.Feed that keeps the events the hub
+// has not acknowledged within a byte budget (beyond it, only the revision);
+// and the store's revision alone when it starts or installs a snapshot.
+//
+// With tracing on (Config.Tracer), applying an entry whose proposal carries
+// a trace context (cairnpb.Proposal.trace) is a span of the request's
+// trace, on every member, ended when its batch is committed (observe.go).
+// KeyCount follows the number of live keys for etcd_debugging_mvcc_keys_total
+// (keys.go).
+//
+// Applying a MsgStorageApply first decodes all its entries, then looks up
+// in one pass the latest records of every key their puts (and their txns'
+// puts, in either branch) may write (mvcc.Batch.Prefetch): one sorted walk
+// with one pebble iterator instead of a lookup of its own per put. Decoding
+// first holds nothing more: the decoded requests live until the batch's
+// events are published anyway, as the events alias them.
 //
 // Invariants:
 //

@@ -29,6 +29,9 @@ func (a *applyActor) installSnapshot(ctx actor.Context, m *cairnpb.InstallSnapsh
 	}
 	// The store jumped: the watch hub's watchers read what they missed.
 	a.watch.Sync(ctx, a.cfg.Store.Rev())
+	if a.cfg.Keys != nil {
+		a.cfg.Keys.recount(a.cfg.Store)
+	}
 	for _, s := range a.subs.applied {
 		ctx.Send(s, &cairnpb.Applied{Index: a.applied})
 	}
@@ -51,10 +54,7 @@ func (a *applyActor) install(m *cairnpb.InstallSnapshot) error {
 		return err
 	}
 	sort.Strings(paths)
-	if err := a.cfg.Engine.ReplaceStateMachine(paths); err != nil {
-		return err
-	}
-	if err := a.cfg.Store.Reload(); err != nil {
+	if err := a.cfg.Store.Replace(func() error { return a.cfg.Engine.ReplaceStateMachine(paths) }); err != nil {
 		return err
 	}
 	a.applied = a.cfg.Store.AppliedIndex()

@@ -109,3 +109,17 @@ func setMemberAttributes(b *mvcc.Batch, r *membershippb.ClusterMemberAttrSetRequ
 	b.PutMeta(name, data)
 	return nil
 }
+
+// RemovedMember returns the record of a removed member, or nil if id was
+// never removed.
+func RemovedMember(v *mvcc.ReadView, id uint64) (*cairnpb.Removed, error) {
+	data, err := v.Meta(removedMetaName(id))
+	if err != nil || data == nil {
+		return nil, err
+	}
+	rec := &cairnpb.Removed{}
+	if err := proto.Unmarshal(data, rec); err != nil {
+		return nil, fmt.Errorf("apply: decode removed member %x: %w", id, err)
+	}
+	return rec, nil
+}

@@ -21,7 +21,12 @@ type Config struct {
 	Applied func() (uint64, *raftpb.ConfState, error)
 	// RetentionBytes bounds the applied entries kept. Default 64 MiB.
 	RetentionBytes uint64
-	// Interval between compactions. Default 1s.
+	// Interval between compactions. Default 100ms: entries removed while
+	// they are still in pebble's memtable are dropped by its flush, never
+	// written to an sstable nor compacted. At 1s about a quarter of the
+	// bytes flushed and a third of those compacted under a steady write
+	// load were raft entries already applied (1M keys of 100 bytes in
+	// txns of 100: flushed 265 MB at 1s, 205 MB at 100ms).
 	Interval time.Duration
 	Logger   *slog.Logger
 }
@@ -35,7 +40,7 @@ func Props(cfg Config) (*actor.Props, error) {
 		cfg.RetentionBytes = 64 << 20
 	}
 	if cfg.Interval == 0 {
-		cfg.Interval = time.Second
+		cfg.Interval = 100 * time.Millisecond
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()

@@ -27,4 +27,10 @@
 // RestartWindow (of the core, or of one other child) stop it, and then the
 // member: the supervisor stops itself and reports the failure through
 // Config.OnStop, and the process decides whether to exit.
+//
+// Instrumentation (instrument.go): every child is spawned with the props
+// options Config.Instrument gives for its name (tracing and metrics
+// middleware), and with a spawn middleware that instruments the children
+// it spawns in turn, so that every actor of the member is covered without
+// the actors knowing. Without options, props are used as they are.
 package node

@@ -15,6 +15,7 @@ import (
 	"github.com/cairnkv/cairn/actors/snapshot"
 	"github.com/cairnkv/cairn/actors/transport"
 	"github.com/cairnkv/cairn/actors/watch"
+	"github.com/cairnkv/cairn/proto/cairnpb"
 	"github.com/cairnkv/cairn/raftactor"
 )
 
@@ -50,11 +51,19 @@ type Config struct {
 	OnStop func(error)
 	// Logger receives supervision events.
 	Logger *slog.Logger
+	// Instrument, if not nil, returns the props options that instrument
+	// one actor of the given role (tracing, metrics): every child, and
+	// through a spawn middleware every child of a child, is spawned with
+	// them (instrument.go). nil options leave the actor as it is.
+	Instrument func(role string) []actor.PropsOption
 }
 
 // ErrFailed reports that the member's actors failed more often than
 // supervision allows.
 var ErrFailed = errors.New("node: member actors failed repeatedly; see the log")
+
+// ErrRemoved reports that the member stopped because the cluster removed it.
+var ErrRemoved = errors.New("node: the member has been permanently removed from the cluster")
 
 // Props returns the props of a node supervisor.
 func Props(cfg Config) *actor.Props {
@@ -84,13 +93,22 @@ func ChildPID(node *actor.PID, name string) *actor.PID {
 }
 
 type supervisor struct {
+	removed  bool
 	cfg      Config
 	stopping bool
 	failed   bool
 }
 
 func (s *supervisor) Receive(ctx actor.Context) {
-	switch ctx.Message().(type) {
+	switch m := ctx.Message().(type) {
+	case *cairnpb.YouAreRemoved:
+		// From this member's apply actor, or from a member that saw this
+		// one's messages after removing it.
+		if m.GetClusterId() == s.cfg.Transport.ClusterID && !s.stopping && !s.removed {
+			s.removed = true
+			ctx.Logger().Warn("removed from the cluster; stopping the member")
+			ctx.Stop(ctx.Self())
+		}
 	case *actor.Started:
 		if err := s.spawn(ctx); err != nil {
 			// Configuration errors: nothing to restart.
@@ -103,14 +121,17 @@ func (s *supervisor) Receive(ctx actor.Context) {
 	case *actor.Terminated:
 		// A child stopped while the supervisor was not stopping: supervision
 		// gave up on it.
-		if !s.stopping && !s.failed {
+		if !s.stopping && !s.failed && !s.removed {
 			s.failed = true
 			ctx.Stop(ctx.Self())
 		}
 	case *actor.Stopped:
 		if s.cfg.OnStop != nil {
 			var err error
-			if s.failed {
+			switch {
+			case s.removed:
+				err = ErrRemoved
+			case s.failed:
 				err = ErrFailed
 			}
 			s.cfg.OnStop(err)
@@ -127,51 +148,53 @@ func (s *supervisor) spawn(ctx actor.Context) error {
 
 	wc := s.cfg.Watch
 	wc.Apply = applyPID
-	if err := spawnChild(ctx, WatchName, func() (*actor.Props, error) { return watch.Props(wc) }); err != nil {
+	if err := s.spawnChild(ctx, WatchName, func() (*actor.Props, error) { return watch.Props(wc) }); err != nil {
 		return err
 	}
 	ac := s.cfg.Apply
 	ac.WatchHub, ac.Lessor = ChildPID(self, WatchName), ChildPID(self, LessorName)
-	if err := spawnChild(ctx, ApplyName, func() (*actor.Props, error) { return apply.Props(ac) }); err != nil {
+	if err := s.spawnChild(ctx, ApplyName, func() (*actor.Props, error) { return apply.Props(ac) }); err != nil {
 		return err
 	}
 	sc := s.cfg.Snapshot
 	sc.Raft = raftPID
-	if err := spawnChild(ctx, SnapshotName, func() (*actor.Props, error) { return snapshot.ReceiverProps(sc) }); err != nil {
+	if err := s.spawnChild(ctx, SnapshotName, func() (*actor.Props, error) { return snapshot.ReceiverProps(sc) }); err != nil {
 		return err
 	}
 	tc := s.cfg.Transport
 	tc.Raft, tc.RaftID, tc.Apply = raftPID, raftPID.GetId(), applyPID
 	tc.SnapshotID = ChildPID(self, SnapshotName).GetId()
-	if err := spawnChild(ctx, TransportName, func() (*actor.Props, error) { return transport.Props(tc) }); err != nil {
+	if err := s.spawnChild(ctx, TransportName, func() (*actor.Props, error) { return transport.Props(tc) }); err != nil {
 		return err
 	}
 	rc := s.cfg.Raft
 	rc.Apply, rc.Transport = applyPID, ChildPID(self, TransportName)
-	if err := spawnChild(ctx, RaftName, func() (*actor.Props, error) { return raftactor.Props(rc) }); err != nil {
+	if err := s.spawnChild(ctx, RaftName, func() (*actor.Props, error) { return raftactor.Props(rc) }); err != nil {
 		return err
 	}
 	lcc := s.cfg.LogCompactor
 	lcc.Raft = raftPID
-	if err := spawnChild(ctx, LogCompactorName, func() (*actor.Props, error) { return logcompactor.Props(lcc) }); err != nil {
+	if err := s.spawnChild(ctx, LogCompactorName, func() (*actor.Props, error) { return logcompactor.Props(lcc) }); err != nil {
 		return err
 	}
 	ric := s.cfg.ReadIndex
 	ric.Raft, ric.Apply = raftPID, applyPID
-	if err := spawnChild(ctx, ReadIndexName, func() (*actor.Props, error) { return readindex.Props(ric) }); err != nil {
+	if err := s.spawnChild(ctx, ReadIndexName, func() (*actor.Props, error) { return readindex.Props(ric) }); err != nil {
 		return err
 	}
 	lc := s.cfg.Lessor
 	lc.Raft = raftPID
-	return spawnChild(ctx, LessorName, func() (*actor.Props, error) { return lessor.Props(lc) })
+	return s.spawnChild(ctx, LessorName, func() (*actor.Props, error) { return lessor.Props(lc) })
 }
 
-// spawnChild spawns the child name with the props props returns.
-func spawnChild(ctx actor.Context, name string, props func() (*actor.Props, error)) error {
+// spawnChild spawns the child name with the props props returns,
+// instrumented (see Config.Instrument).
+func (s *supervisor) spawnChild(ctx actor.Context, name string, props func() (*actor.Props, error)) error {
 	p, err := props()
 	if err != nil {
 		return err
 	}
+	p = instrumented(p, name, s.cfg.Instrument)
 	if _, err := ctx.SpawnNamed(p, name); err != nil {
 		return fmt.Errorf("node: spawn %s: %w", name, err)
 	}

@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/eventstream"
 	"github.com/asynkron/protoactor-go/remote"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/cairnkv/cairn/actors/snapshot"
 	"github.com/cairnkv/cairn/proto/cairnpb"
@@ -29,12 +31,17 @@ type Config struct {
 	Addresses func() (map[uint64]string, error)
 	// Members returns the cluster's members, for JoinRequest.
 	Members func() ([]*cairnpb.Member, error)
+	// Removed returns the record of a member the cluster removed, or nil.
+	Removed func(id uint64) (*cairnpb.Removed, error)
 	// Snapshot is the template of snapshot senders (Receiver, Raft,
 	// ClusterID and Message are set per transfer); SnapshotID is the actor
 	// id of the snapshot receiver on every member.
 	Snapshot   snapshot.SenderConfig
 	SnapshotID string
 	Logger     *slog.Logger
+	// OnSend, if not nil, is told the size of every RaftBatch sent to
+	// another member (etcd_network_peer_sent_bytes_total).
+	OnSend func(to uint64, bytes int)
 }
 
 // Props returns the props of a transport.
@@ -63,8 +70,11 @@ func (t *transportActor) Receive(ctx actor.Context) {
 		}
 		self, system := ctx.Self(), ctx.ActorSystem()
 		t.sub = system.EventStream.Subscribe(func(evt any) {
-			if e, ok := evt.(*remote.EndpointTerminatedEvent); ok {
+			switch e := evt.(type) {
+			case *remote.EndpointTerminatedEvent:
 				system.Root.Send(self, &cairnpb.EndpointDown{Address: e.Address})
+			case *remote.EndpointConnectedEvent:
+				system.Root.Send(self, &cairnpb.EndpointUp{Address: e.Address})
 			}
 		})
 	case *actor.Stopping, *actor.Restarting:
@@ -80,10 +90,18 @@ func (t *transportActor) Receive(ctx actor.Context) {
 		t.refresh()
 	case *cairnpb.JoinRequest:
 		t.join(ctx)
+	case *cairnpb.NotMember:
+		t.tellRemoved(ctx, m.GetId())
 	case *cairnpb.EndpointDown:
 		for id, addr := range t.addrs {
 			if addr == m.GetAddress() && id != t.cfg.MemberID {
 				ctx.Send(t.cfg.Raft, &cairnpb.PeerUnreachable{Id: id})
+			}
+		}
+	case *cairnpb.EndpointUp:
+		for id, addr := range t.addrs {
+			if addr == m.GetAddress() && id != t.cfg.MemberID {
+				ctx.Send(t.cfg.Raft, &cairnpb.PeerReachable{Id: id})
 			}
 		}
 	}
@@ -101,6 +119,9 @@ func (t *transportActor) send(ctx actor.Context, b *cairnpb.RaftBatch) {
 	}
 	b.ClusterId = t.cfg.ClusterID
 	b.From = t.cfg.MemberID
+	if t.cfg.OnSend != nil {
+		t.cfg.OnSend(b.GetTo(), proto.Size(b))
+	}
 	ctx.Send(actor.NewPID(addr, t.cfg.RaftID), b)
 }
 
@@ -141,6 +162,25 @@ func (t *transportActor) sendSnapshot(ctx actor.Context, m *cairnpb.SendSnapshot
 		return
 	}
 	ctx.Spawn(props)
+}
+
+// tellRemoved tells a member that sent raft messages though it is not in
+// raft's configuration that the cluster removed it, if it did (a member may
+// not learn of its own removal: the leader stops replicating to it).
+func (t *transportActor) tellRemoved(ctx actor.Context, id uint64) {
+	if t.cfg.Removed == nil {
+		return
+	}
+	rec, err := t.cfg.Removed(id)
+	if err != nil || rec == nil || len(rec.GetPeerUrls()) == 0 {
+		return
+	}
+	addr, err := PeerAddress(rec.GetPeerUrls()[0])
+	if err != nil {
+		return
+	}
+	supervisor := path.Dir(t.cfg.RaftID) // the raft actor is a child of the member's supervisor
+	ctx.Send(actor.NewPID(addr, supervisor), &cairnpb.YouAreRemoved{ClusterId: t.cfg.ClusterID})
 }
 
 func (t *transportActor) refresh() {

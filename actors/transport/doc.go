@@ -17,9 +17,9 @@
 //     addresses are read again from the state machine.
 //   - JoinRequest, from a member starting with --initial-cluster-state
 //     existing: answered with the cluster's ID and members.
-//   - EndpointDown, from itself, when remoting reports an endpoint
-//     terminated: every member at that address is reported to the raft
-//     actor as PeerUnreachable.
+//   - EndpointDown and EndpointUp, from itself, when remoting reports an
+//     endpoint terminated or connected: every member at that address is
+//     reported to the raft actor as PeerUnreachable or PeerReachable.
 //
 // Remote delivery is at most once and silently drops what cannot be sent;
 // raft tolerates lost messages, and PeerUnreachable makes it probe rather

@@ -23,6 +23,10 @@ type options struct {
 	listenPeerURL string
 	logLevel      slog.Level
 	logFormat     string
+	// observe: tracing, metrics and log outputs (observe.go).
+	observe observeOptions
+	// memory: the memory limit and budget flags (memory.go).
+	memory memoryOptions
 }
 
 // parseFlags parses args (without the program name). Output (usage, errors)
@@ -51,17 +55,21 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 	fs.Uint64Var(&c.RaftLogRetentionBytes, "raft-log-retention-bytes", 64<<20, "Most bytes of applied raft log entries kept for members that are behind; a member further behind gets a snapshot.")
 	fs.IntVar(&c.MaxRequestBytes, "max-request-bytes", 3<<19, "Maximum client request size in bytes the server will accept.")
 	fs.IntVar(&c.MaxTxnOps, "max-txn-ops", 128, "Maximum number of operations permitted in a transaction branch.")
+	fs.DurationVar(&c.Watch.ProgressNotifyInterval, "watch-progress-notify-interval", 10*time.Minute, "Duration of periodic watch progress notifications.")
+	fs.Int64Var(&c.Watch.QueueBytes, "watch-queue-bytes", 1<<20, "Most bytes of responses a watch stream holds for its client; a watcher whose events do not fit catches up from history.")
 	heartbeat := fs.Uint("heartbeat-interval", uint(rd.TickInterval/time.Millisecond), "Time (in milliseconds) of a heartbeat interval.")
 	election := fs.Uint("election-timeout", uint(rd.ElectionTimeout()/time.Millisecond), "Time (in milliseconds) for an election to timeout.")
 	fs.Int64Var(&c.Storage.CacheBytes, "pebble-cache-bytes", sd.CacheBytes, "Size in bytes of pebble's block cache.")
 	fs.Uint64Var(&c.Storage.MemTableBytes, "pebble-memtable-bytes", sd.MemTableBytes, "Size in bytes of one pebble memtable.")
-	fs.IntVar(&c.Storage.MemTableStopWritesThreshold, "pebble-memtable-stop-writes-threshold", sd.MemTableStopWritesThreshold, "Number of queued memtables at which writes stall.")
+	fs.IntVar(&c.Storage.MemTableStopWritesThreshold, "pebble-memtable-stop-writes-threshold", sd.MemTableStopWritesThreshold, "Writes stall while the memtables waiting to be flushed (and batches of more than half a memtable, which pebble queues as they are) hold this many memtables' worth of bytes.")
 	fs.Uint64Var(&c.Raft.MaxSizePerMsg, "raft-max-size-per-msg", rd.MaxSizePerMsg, "Maximum bytes of entries in one raft append message.")
 	fs.Uint64Var(&c.Raft.MaxInflightBytes, "raft-max-inflight-bytes", rd.MaxInflightBytes, "Maximum bytes of raft appends in flight to one follower.")
 	fs.Uint64Var(&c.Raft.MaxUncommittedEntriesSize, "raft-max-uncommitted-bytes", rd.MaxUncommittedEntriesSize, "Maximum bytes of uncommitted entries on the leader; proposals beyond it are refused.")
 	fs.Uint64Var(&c.Raft.MaxCommittedSizePerReady, "raft-max-committed-bytes-per-ready", rd.MaxCommittedSizePerReady, "Maximum bytes of committed entries handed to apply and not yet applied.")
 	logLevel := fs.String("log-level", "info", "Log level: debug, info, warn or error.")
 	fs.StringVar(&o.logFormat, "log-format", "text", "Log format: text or json.")
+	checkObserve := addObserveFlags(fs, &o.observe, &c.SlowRequest)
+	checkMemory := addMemoryFlags(fs, &o.memory, c)
 
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -106,6 +114,12 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 	}
 	if o.logFormat != "text" && o.logFormat != "json" {
 		return nil, errors.New("log-format must be text or json")
+	}
+	if err := checkObserve(); err != nil {
+		return nil, err
+	}
+	if err := checkMemory(); err != nil {
+		return nil, err
 	}
 	return o, nil
 }

@@ -32,8 +32,21 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "node:", err)
 		return 2
 	}
-	logger := newLogger(stderr, o.logFormat, o.logLevel)
-	o.cfg.Logger = logger
+	logOut, closeLogs := openLogOutputs(&o.observe, stderr)
+	defer closeLogs()
+	stderr = logOut
+	o.cfg.Logger = newLogger(logOut, o.logFormat, o.logLevel)
+	// The member adds its name to its own logs; these are the process's.
+	logger := o.cfg.Logger.With("member", o.cfg.Name)
+	if applyMemory(o, os.Stdout, logger) {
+		return 0 // --print-memory-budget
+	}
+	flushTraces, err := startTracing(o, logger)
+	if err != nil {
+		logger.Error("cannot set up tracing", "error", err)
+		return 1
+	}
+	defer flushTraces()
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -63,6 +76,26 @@ func run(args []string, stderr io.Writer) int {
 		closeAll(listeners)
 		return 1
 	}
+	if len(o.observe.listenMetricsURLs) > 0 {
+		stopMonitor, err := serveMonitor(o.observe.listenMetricsURLs, node.MonitorHandler(), logger)
+		if err != nil {
+			logger.Error("cannot listen for metrics", "error", err)
+			_ = node.Stop()
+			closeAll(listeners)
+			return 1
+		}
+		defer stopMonitor()
+	}
+	// Serve clients once the member has caught up with the cluster (see
+	// cairn.Node.Ready), as etcd does: a member must not answer with state
+	// older than what it answered before it stopped.
+	select {
+	case <-node.Ready():
+	case <-ctx.Done():
+		return stopMember(node, logger)
+	case <-node.Done():
+		return failed(node, logger)
+	}
 	for _, l := range listeners {
 		go func() {
 			if err := node.Serve(l); err != nil {
@@ -74,18 +107,34 @@ func run(args []string, stderr io.Writer) int {
 
 	select {
 	case <-ctx.Done():
-		logger.Info("stopping on signal")
-		if err := node.Stop(); err != nil {
-			logger.Error("closing storage failed", "error", err)
-			return 1
-		}
-		logger.Info("stopped")
-		return 0
+		return stopMember(node, logger)
 	case <-node.Done():
-		logger.Error("member failed", "error", node.Err())
-		_ = node.Stop()
+		return failed(node, logger)
+	}
+}
+
+// stopMember stops the member on a signal and returns the exit code.
+func stopMember(node *cairn.Node, logger *slog.Logger) int {
+	logger.Info("stopping on signal")
+	if err := node.Stop(); err != nil {
+		logger.Error("closing storage failed", "error", err)
 		return 1
 	}
+	logger.Info("stopped")
+	return 0
+}
+
+// failed reports why the member stopped by itself and returns the exit code:
+// 0 when it was removed from the cluster (as etcd exits), 1 when it failed.
+func failed(node *cairn.Node, logger *slog.Logger) int {
+	err := node.Err()
+	_ = node.Stop()
+	if errors.Is(err, cairn.ErrRemoved) {
+		logger.Info("the member has been permanently removed from the cluster; exiting")
+		return 0
+	}
+	logger.Error("member failed", "error", err)
+	return 1
 }
 
 func listen(urls []string) ([]net.Listener, error) {

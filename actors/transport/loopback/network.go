@@ -64,11 +64,20 @@ func (n *Network) Partition(address string) {
 	}
 }
 
-// Heal restores the links of a partitioned address.
+// Heal restores the links of a partitioned address; its peers see the
+// endpoint connected again.
 func (n *Network) Heal(address string) {
 	n.mu.Lock()
-	defer n.mu.Unlock()
 	delete(n.partitioned, address)
+	self := n.systems[address]
+	others := n.others(address)
+	n.mu.Unlock()
+	for addr, s := range others {
+		s.EventStream.Publish(&remote.EndpointConnectedEvent{Address: address})
+		if self != nil {
+			self.EventStream.Publish(&remote.EndpointConnectedEvent{Address: addr})
+		}
+	}
 }
 
 func (n *Network) others(address string) map[string]*actor.ActorSystem {
