@@ -6,16 +6,26 @@ TOOLS     := tools/bin
 DATA_DIR  ?= default.cairn
 GOTESTFLAGS ?=
 
-.PHONY: run cluster build test check lint proto proto-check tools unit bench clean
+.PHONY: run cluster build test check lint proto proto-check tools unit bench clean jaeger
 
 ## run: start a single member serving etcd's API on 127.0.0.1:2379, data in $(DATA_DIR)
 run:
 	$(GO) run ./cmd/node --name default --data-dir $(DATA_DIR) \
 		--listen-client-urls http://127.0.0.1:2379 --advertise-client-urls http://127.0.0.1:2379
 
-## cluster: three members on 127.0.0.1 (clients on 2379, 22379, 32379) in the foreground; Ctrl-C stops them
+## cluster: three members on 127.0.0.1 (clients on 2379, 22379, 32379; metrics on 2381, 22381, 32381) in the
+## foreground; Ctrl-C stops them. CLUSTER_FLAGS go to every member, e.g. tracing to a local Jaeger:
+## make cluster CLUSTER_FLAGS="--otlp-endpoint 127.0.0.1:4317 --otlp-insecure"
+CLUSTER_FLAGS ?=
 cluster:
-	./scripts/cluster.sh
+	./scripts/cluster.sh $(CLUSTER_FLAGS)
+
+## jaeger: build Jaeger v2 from the Go module proxy into tools/bin/jaeger (about 5 minutes on 2 cores);
+## run it with: tools/bin/jaeger --config file:scripts/jaeger-local.yaml
+jaeger: $(TOOLS)/jaeger
+
+$(TOOLS)/jaeger: scripts/build-jaeger.sh
+	./scripts/build-jaeger.sh
 
 ## build: build the member binary into bin/
 build:
@@ -64,6 +74,16 @@ $(TOOLS)/staticcheck: tools/go.mod
 .PHONY: bench-restart
 bench-restart: $(TOOLS)/etcd
 	$(GO) run ./cmd/bench -workloads restart-1m $(BENCHFLAGS)
+
+## bench-memory: issue 5's five workloads against Cairn and etcd (about 45 minutes on 2 cores): the table
+## on stdout and in $(BENCH_OUT)/table.txt, every RSS and heap sample in $(BENCH_OUT)/rss.csv, a PNG of RSS
+## over time per workload in $(BENCH_OUT)/; shorter: BENCHFLAGS="-rewrite-duration 1m -idle-duration 2m"
+BENCH_OUT ?= bench-out
+.PHONY: bench-memory
+bench-memory: $(TOOLS)/etcd
+	mkdir -p $(BENCH_OUT)
+	$(GO) run ./cmd/bench -csv $(BENCH_OUT)/rss.csv -plot-dir $(BENCH_OUT) $(BENCHFLAGS) > $(BENCH_OUT)/table.txt; \
+		status=$$?; cat $(BENCH_OUT)/table.txt; exit $$status
 
 clean:
 	rm -rf bin $(TOOLS) $(DATA_DIR)

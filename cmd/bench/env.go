@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -24,12 +26,16 @@ type Env struct {
 	Shape    LoadShape
 	// Dir holds this run's data dirs and member logs.
 	Dir string
+	// Args are the workload's extra flags for every member it starts from
+	// now on (both systems take etcd's names, e.g. --max-request-bytes).
+	Args []string
 
 	progress   io.Writer
 	progressMu sync.Mutex
 	rec        *recorder
 	specs      map[string]MemberSpec // by member name, kept across restarts
 	live       map[*Member]bool
+	members    []*Member // every member started, in order
 	prof       profiler
 }
 
@@ -45,7 +51,7 @@ func newEnv(workload string, sys System, shape LoadShape, parent string, progres
 		Shape:    shape,
 		Dir:      dir,
 		progress: progress,
-		rec:      newRecorder(),
+		rec:      newRecorder(shape.RSSCap),
 		specs:    make(map[string]MemberSpec),
 		live:     make(map[*Member]bool),
 		prof:     prof,
@@ -60,37 +66,77 @@ func (e *Env) Logf(format string, args ...any) {
 }
 
 // Phase labels the memory samples taken from now on.
+//
+// When profiling, each live member's /debug/memory (Cairn's overlay,
+// profile.go) is appended to WORKLOAD-SYSTEM.memory.txt in the profile
+// directory first, labelled with the phase that ends.
 func (e *Env) Phase(name string) {
+	if e.prof.dir != "" {
+		for _, m := range e.members {
+			if e.live[m] {
+				e.prof.memory(context.Background(), e.System.PprofURL(m.Spec), m.Spec.Name, e.rec.phase,
+					filepath.Join(e.prof.dir, e.Workload+"-"+e.System.Name()+".memory.txt"), e.Logf)
+			}
+		}
+	}
 	e.rec.setPhase(name)
 	e.Logf("phase %s", name)
 }
 
 // StartMember starts the member called name. The first start of a name
 // picks its ports and data dir; later starts reuse them, so a restart finds
-// its data. The member is a single-member cluster.
+// its data. A name first started here is a single-member cluster; members
+// of a StartCluster cluster restart into it.
 func (e *Env) StartMember(ctx context.Context, name string) (*Member, error) {
 	spec, ok := e.specs[name]
 	if !ok {
-		ports, err := freePorts(3)
+		specs, err := e.newSpecs([]string{name})
 		if err != nil {
 			return nil, err
 		}
-		spec = MemberSpec{
-			Name:      name,
-			DataDir:   filepath.Join(e.Dir, name+".data"),
-			ClientURL: fmt.Sprintf("http://127.0.0.1:%d", ports[0]),
-			PeerURL:   fmt.Sprintf("http://127.0.0.1:%d", ports[1]),
-			PprofAddr: fmt.Sprintf("127.0.0.1:%d", ports[2]),
-		}
-		spec.InitialCluster = name + "=" + spec.PeerURL
-		e.specs[name] = spec
+		spec = specs[0]
 	}
 	m, err := startMember(e.System.Command(spec), spec, filepath.Join(e.Dir, name+".log"), e.rec)
 	if err != nil {
 		return nil, err
 	}
 	e.live[m] = true
+	e.members = append(e.members, m)
+	if url := e.System.PprofURL(spec); url != "" {
+		e.Logf("%s (pid %d) serves %s", name, m.PID(), url)
+	}
 	return m, nil
+}
+
+// newSpecs picks ports and data dirs for new members that form one cluster.
+func (e *Env) newSpecs(names []string) ([]MemberSpec, error) {
+	ports, err := freePorts(3 * len(names))
+	if err != nil {
+		return nil, err
+	}
+	var specs []MemberSpec
+	var initial []string
+	for i, name := range names {
+		if _, ok := e.specs[name]; ok {
+			return nil, fmt.Errorf("member %s exists", name)
+		}
+		p := ports[3*i:]
+		spec := MemberSpec{
+			Name:      name,
+			DataDir:   filepath.Join(e.Dir, name+".data"),
+			ClientURL: fmt.Sprintf("http://127.0.0.1:%d", p[0]),
+			PeerURL:   fmt.Sprintf("http://127.0.0.1:%d", p[1]),
+			PprofAddr: fmt.Sprintf("127.0.0.1:%d", p[2]),
+			Args:      e.Args,
+		}
+		specs = append(specs, spec)
+		initial = append(initial, name+"="+spec.PeerURL)
+	}
+	for i := range specs {
+		specs[i].InitialCluster = strings.Join(initial, ",")
+		e.specs[specs[i].Name] = specs[i]
+	}
+	return specs, nil
 }
 
 // StopMember stops m with SIGTERM and returns how long it took to exit.
@@ -139,6 +185,23 @@ func (e *Env) HeapProfile(ctx context.Context, m *Member, label string) {
 	e.prof.heap(ctx, url, fmt.Sprintf("%s-%s-%s", e.Workload, e.System.Name(), label), e.Logf)
 }
 
+// Capped reports whether a member's RSS has passed LoadShape.RSSCap.
+func (e *Env) Capped() bool {
+	select {
+	case <-e.rec.capped:
+		return true
+	default:
+		return false
+	}
+}
+
+// capNote says which member passed the cap, and with what.
+func (e *Env) capNote() string {
+	e.rec.mu.Lock()
+	defer e.rec.mu.Unlock()
+	return fmt.Sprintf("%s reached %s of RSS, above the cap of %s (-rss-cap)", e.rec.cappedBy, mib(e.rec.cappedRSS), mib(e.rec.cap))
+}
+
 // Close kills any member still running and stops the recorder. It returns
 // every memory sample of the run.
 func (e *Env) Close() []Sample {
@@ -154,6 +217,10 @@ func newClient(url string) (*clientv3.Client, error) {
 		Endpoints:   []string{url},
 		Logger:      zap.NewNop(),
 		DialOptions: fastReconnect,
+		// clientv3 sends at most 2 MiB by default: too little for a 2 MB
+		// value with its key and framing. The servers' own limits apply.
+		MaxCallSendMsgSize: 64 << 20,
+		MaxCallRecvMsgSize: math.MaxInt32,
 	})
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -21,6 +22,11 @@ type LoadShape struct {
 	Workers int // requests in flight at once
 	Conns   int // gRPC connections the workers share, round robin
 	Batch   int // puts per request; more than 1 makes each request a txn
+	// RSSCap, if not 0, ends every load of a run early once a member's RSS
+	// passes it (the workload goes on to its next phase): a system whose
+	// memory follows the workload would otherwise take the machine's. The
+	// figure FigCapped marks such a run.
+	RSSCap uint64
 }
 
 // Validate names the first field out of range.
@@ -43,6 +49,7 @@ type loadStats struct {
 	Elapsed   time.Duration
 	Latencies []time.Duration // of each request, retries included; sorted
 	Retries   int64
+	Capped    bool // the load ended early: a member passed LoadShape.RSSCap
 }
 
 // Rate is units per second.
@@ -58,8 +65,12 @@ func (s loadStats) Percentile(p float64) time.Duration {
 	return s.Latencies[min(max(i, 0), len(s.Latencies)-1)]
 }
 
-// addTo adds the standard throughput and latency figures to r.
+// addTo adds the standard throughput and latency figures to r, and
+// FigCapped if the load ended at the RSS cap.
 func (s loadStats) addTo(r *Result) {
+	if s.Capped {
+		r.Add(FigCapped, Count, 1)
+	}
 	r.Add(FigThroughput, Rate, s.Rate())
 	r.Add(FigP50, Duration, s.Percentile(0.50).Seconds())
 	r.Add(FigP90, Duration, s.Percentile(0.90).Seconds())
@@ -82,6 +93,21 @@ const (
 // clients, each worker taking the next request index, and records each
 // request's latency. The first request that fails for good stops the load.
 func runLoad(ctx context.Context, env *Env, clients []*clientv3.Client, n int, do requestFunc) (loadStats, error) {
+	return runLoadSpec(ctx, env, clients, loadSpec{Workers: env.Shape.Workers, Requests: n}, do)
+}
+
+// loadSpec says how many workers send how many requests, or for how long.
+type loadSpec struct {
+	Workers  int
+	Requests int           // requests 0..Requests-1; 0: no bound (For must be set)
+	For      time.Duration // stop starting requests after this long; 0: no bound
+}
+
+// runLoadSpec sends requests from spec.Workers goroutines over clients
+// (round robin), each worker taking the next request index, until
+// spec.Requests are done or spec.For has passed, and records each
+// request's latency. The first request that fails for good stops the load.
+func runLoadSpec(ctx context.Context, env *Env, clients []*clientv3.Client, spec loadSpec, do requestFunc) (loadStats, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
@@ -90,19 +116,27 @@ func runLoad(ctx context.Context, env *Env, clients []*clientv3.Client, n int, d
 		errOnce                    sync.Once
 		wg                         sync.WaitGroup
 	)
-	workers := env.Shape.Workers
+	n := spec.Requests
+	if n <= 0 {
+		n = math.MaxInt
+	}
+	workers := spec.Workers
 	perWorker := make([][]time.Duration, workers)
 	start := time.Now()
-	stopProgress := startProgress(env, start, &done, n)
+	var deadline time.Time
+	if spec.For > 0 {
+		deadline = start.Add(spec.For)
+	}
+	stopProgress := startProgress(env, start, &done, spec.Requests)
 	defer stopProgress()
 	for w := range workers {
 		c := clients[w%len(clients)]
 		wg.Go(func() {
-			lat := make([]time.Duration, 0, n/workers+1)
+			lat := make([]time.Duration, 0, min(n/workers+1, 1<<16))
 			defer func() { perWorker[w] = lat }()
 			for {
 				i := int(next.Add(1) - 1)
-				if i >= n || ctx.Err() != nil {
+				if i >= n || ctx.Err() != nil || (!deadline.IsZero() && time.Now().After(deadline)) || env.Capped() {
 					return
 				}
 				t := time.Now()
@@ -119,7 +153,10 @@ func runLoad(ctx context.Context, env *Env, clients []*clientv3.Client, n int, d
 		})
 	}
 	wg.Wait()
-	s := loadStats{Requests: int(done.Load()), Units: int(units.Load()), Elapsed: time.Since(start), Retries: retries.Load()}
+	s := loadStats{Requests: int(done.Load()), Units: int(units.Load()), Elapsed: time.Since(start), Retries: retries.Load(), Capped: env.Capped()}
+	if s.Capped {
+		env.Logf("load ended early: %s", env.capNote())
+	}
 	if firstErr != nil {
 		return s, firstErr
 	}
@@ -150,10 +187,14 @@ func sendWithRetry(ctx context.Context, c *clientv3.Client, i int, do requestFun
 }
 
 // retryable reports whether the server refused a request for now (overload,
-// or not serving yet) rather than for good.
+// not serving yet, or it timed out waiting for raft or apply) rather than
+// for good. A client of etcd retries these; the retries are counted and
+// their time is in the request's latency.
 func retryable(err error) bool {
 	return errors.Is(err, rpctypes.ErrTooManyRequests) || status.Code(err) == codes.Unavailable ||
-		errors.Is(err, rpctypes.ErrNoLeader) || errors.Is(err, rpctypes.ErrLeaderChanged)
+		errors.Is(err, rpctypes.ErrNoLeader) || errors.Is(err, rpctypes.ErrLeaderChanged) ||
+		errors.Is(err, rpctypes.ErrTimeout) || errors.Is(err, rpctypes.ErrTimeoutDueToLeaderFail) ||
+		errors.Is(err, rpctypes.ErrTimeoutDueToConnectionLost)
 }
 
 // startProgress logs how far a load is every progressEvery; the returned
@@ -171,7 +212,11 @@ func startProgress(env *Env, start time.Time, done *atomic.Int64, total int) (st
 				return
 			case <-t.C:
 				d := done.Load()
-				env.Logf("%d/%d requests, %.0f requests/s", d, total, float64(d)/time.Since(start).Seconds())
+				if total > 0 {
+					env.Logf("%d/%d requests, %.0f requests/s", d, total, float64(d)/time.Since(start).Seconds())
+				} else {
+					env.Logf("%d requests, %.0f requests/s", d, float64(d)/time.Since(start).Seconds())
+				}
 			}
 		}
 	}()

@@ -16,9 +16,6 @@ import (
 )
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == serveCairnCommand {
-		os.Exit(serveCairn(os.Args[2:], os.Stderr))
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
@@ -36,6 +33,10 @@ type options struct {
 	keep        bool
 	profileDir  string
 	profileTime time.Duration
+	plotDir     string
+	plotFrom    string
+	cairnArgs   []string
+	etcdArgs    []string
 }
 
 func parseFlags(args []string, out io.Writer) (*options, error) {
@@ -57,11 +58,17 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 	fs.IntVar(&o.shape.Workers, "workers", 64, "Concurrent requests in flight.")
 	fs.IntVar(&o.shape.Conns, "conns", 4, "gRPC connections the workers share.")
 	fs.IntVar(&o.shape.Batch, "batch", 100, "Puts per write request; above 1 each request is a txn.")
-	fs.StringVar(&o.csvPath, "csv", "", "Write every RSS sample to this CSV file.")
+	fs.Uint64Var(&o.shape.RSSCap, "rss-cap", defaultRSSCap(), "End a load early once a server's RSS passes this many bytes, so that a system whose memory follows the workload "+
+		"(3 members of it) cannot take the machine's; such runs are marked 'RSS capped'. Default: a sixth of the machine's memory. 0: no cap.")
+	fs.StringVar(&o.csvPath, "csv", "", "Write every RSS sample (with the live heap of the last GC) to this CSV file.")
+	fs.StringVar(&o.plotDir, "plot-dir", "", "Write a PNG plot of RSS over time per workload (rss-WORKLOAD.png) into this directory.")
+	fs.StringVar(&o.plotFrom, "plot-from", "", "Run nothing: draw the plots of a CSV that -csv wrote into -plot-dir.")
+	cairnArgs := fs.String("cairn-args", "", "Extra flags for every Cairn member, space-separated (e.g. \"--pebble-cache-bytes=8388608\").")
+	etcdArgs := fs.String("etcd-args", "", "Extra flags for every etcd member, space-separated.")
 	fs.StringVar(&o.dir, "dir", "", "Parent of the temporary directory for data dirs and member logs. Default: $TMPDIR.")
 	fs.BoolVar(&o.keep, "keep", false, "Keep the temporary directory (data dirs, member logs).")
 	fs.StringVar(&o.profileDir, "cpuprofile", "", "Write servers' CPU profiles (from the start of the load) and heap profiles into this directory. "+
-		"Cairn then runs inside this binary (serve-cairn) instead of cmd/node, to serve /debug/pprof.")
+		"cmd/node is then built with a file added (go build -overlay) that serves /debug/pprof and /debug/memory.")
 	fs.DurationVar(&o.profileTime, "cpuprofile-time", 30*time.Second, "CPU profile window, from the start of the load.")
 	for _, w := range workloads {
 		w.Flags(fs)
@@ -73,6 +80,7 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 		return nil, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
 	var err error
+	o.cairnArgs, o.etcdArgs = strings.Fields(*cairnArgs), strings.Fields(*etcdArgs)
 	if o.workloads, err = selectWorkloads(*names); err != nil {
 		return nil, err
 	}
@@ -113,6 +121,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "bench:", err)
 		return 2
 	}
+	if o.plotFrom != "" {
+		return replot(o, stderr)
+	}
 	tmp, err := os.MkdirTemp(o.dir, "cairn-bench-")
 	if err != nil {
 		fmt.Fprintln(stderr, "bench:", err)
@@ -135,6 +146,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if err := writeCSV(o.csvPath, results); err != nil {
 			fmt.Fprintln(stderr, "bench: csv:", err)
 			return 1
+		}
+	}
+	if o.plotDir != "" {
+		paths, err := writePlots(o.plotDir, o.workloads, results)
+		if err != nil {
+			fmt.Fprintln(stderr, "bench: plot:", err)
+			return 1
+		}
+		for _, p := range paths {
+			fmt.Fprintln(stderr, "bench: wrote", p)
 		}
 	}
 	if runErr != nil {
@@ -164,15 +185,20 @@ func resolveSystems(ctx context.Context, o *options, tmp string) ([]System, erro
 	for _, name := range o.systems {
 		switch name {
 		case "cairn":
-			s := cairnSystem{bin: o.cairnBin, profile: o.profileDir != ""}
-			if s.profile {
-				self, err := os.Executable()
-				if err != nil {
-					return nil, err
+			s := cairnSystem{bin: o.cairnBin, profile: o.profileDir != "", args: o.cairnArgs}
+			if s.profile && s.bin != "" {
+				return nil, errors.New("-cpuprofile builds cmd/node itself: it cannot profile a -cairn-bin")
+			}
+			if s.bin == "" {
+				var flags []string
+				if s.profile {
+					overlay, err := writeProfileOverlay(root, tmp)
+					if err != nil {
+						return nil, err
+					}
+					flags = append(flags, "-overlay", overlay)
 				}
-				s.self = self
-			} else if s.bin == "" {
-				bin, err := buildCairn(ctx, root, tmp)
+				bin, err := buildCairn(ctx, root, tmp, flags...)
 				if err != nil {
 					return nil, err
 				}
@@ -187,7 +213,7 @@ func resolveSystems(ctx context.Context, o *options, tmp string) ([]System, erro
 			if _, err := os.Stat(bin); err != nil {
 				return nil, fmt.Errorf("etcd binary: %w (run make tools, or give -etcd-bin)", err)
 			}
-			out = append(out, etcdSystem{bin: bin, profile: o.profileDir != ""})
+			out = append(out, etcdSystem{bin: bin, profile: o.profileDir != "", args: o.etcdArgs})
 		}
 	}
 	return out, nil
@@ -205,6 +231,7 @@ func runAll(ctx context.Context, ws []Workload, systems []System, shape LoadShap
 			}
 			res, err := w.Run(ctx, env)
 			samples := env.Close()
+			heap := env.HeapSamples() // from the member logs, before they go
 			if !keep {
 				os.RemoveAll(env.Dir) // data dirs can be large; free them before the next run
 			}
@@ -212,8 +239,52 @@ func runAll(ctx context.Context, ws []Workload, systems []System, shape LoadShap
 				return results, fmt.Errorf("%s on %s: %w", w.Name(), sys.Name(), err)
 			}
 			res.Samples = samples
+			res.Heap = heap
+			res.Phases = env.rec.phases()
 			results = append(results, res)
 		}
 	}
 	return results, nil
+}
+
+// defaultRSSCap is a sixth of MemTotal: three members at the cap leave half
+// the machine to everything else. 0 if /proc/meminfo cannot be read.
+func defaultRSSCap() uint64 {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+			var kb uint64
+			if _, err := fmt.Sscan(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), &kb); err == nil {
+				return kb << 10 / 6
+			}
+		}
+	}
+	return 0
+}
+
+// replot draws the plots of the CSV o.plotFrom into o.plotDir.
+func replot(o *options, stderr io.Writer) int {
+	if o.plotDir == "" {
+		fmt.Fprintln(stderr, "bench: -plot-from needs -plot-dir")
+		return 2
+	}
+	results, names, err := readCSV(o.plotFrom)
+	if err == nil {
+		var ws []Workload
+		if ws, err = selectWorkloads(strings.Join(names, ",")); err == nil {
+			var paths []string
+			paths, err = writePlots(o.plotDir, ws, results)
+			for _, p := range paths {
+				fmt.Fprintln(stderr, "bench: wrote", p)
+			}
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "bench: plot:", err)
+		return 1
+	}
+	return 0
 }

@@ -17,8 +17,10 @@ import (
 )
 
 // stopTimeout bounds how long a member may take to exit after SIGTERM before
-// it is killed and the stop counts as failed.
-const stopTimeout = 2 * time.Minute
+// it is killed and the stop counts as failed. Generous: pebble's Close
+// waits for the compactions in progress, which after gigabytes of writes on
+// a busy machine have taken Cairn's members over a minute.
+const stopTimeout = 10 * time.Minute
 
 // fastReconnect makes a client redial a member that is not listening yet
 // every few milliseconds: gRPC's default backoff starts at 1 s and would
@@ -38,9 +40,12 @@ type Member struct {
 
 	cmd     *exec.Cmd
 	logPath string
-	rec     *recorder
-	exited  chan struct{} // closed when the process has exited
-	waitErr error         // set before exited is closed
+	// logStart is the size of the log before this run's lines: the Go
+	// runtime's GC trace of this process (heap.go) starts there.
+	logStart int64
+	rec      *recorder
+	exited   chan struct{} // closed when the process has exited
+	waitErr  error         // set before exited is closed
 }
 
 func startMember(cmd *exec.Cmd, spec MemberSpec, logPath string, rec *recorder) (*Member, error) {
@@ -49,11 +54,18 @@ func startMember(cmd *exec.Cmd, spec MemberSpec, logPath string, rec *recorder) 
 		return nil, err
 	}
 	defer log.Close() // the child has its own copy
+	st, err := log.Stat()
+	if err != nil {
+		return nil, err
+	}
 	fmt.Fprintf(log, "=== %s %s\n", time.Now().Format(time.RFC3339Nano), strings.Join(cmd.Args, " "))
 	cmd.Stdout, cmd.Stderr = log, log
+	// The runtime prints each GC's heap sizes to stderr: the Go heap of
+	// both systems, without a metrics or profiling endpoint (heap.go).
+	cmd.Env = append(cmd.Environ(), "GODEBUG=gctrace=1")
 	// The server must not outlive the benchmark, however the benchmark ends.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	m := &Member{Spec: spec, cmd: cmd, logPath: logPath, rec: rec, exited: make(chan struct{})}
+	m := &Member{Spec: spec, cmd: cmd, logPath: logPath, logStart: st.Size(), rec: rec, exited: make(chan struct{})}
 	m.Started = time.Now()
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", cmd.Path, err)

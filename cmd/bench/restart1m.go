@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"math/rand/v2"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -36,9 +35,7 @@ const (
 	figFinalAnon = "anon after"   // RssAnon at the end: RSS less file pages
 )
 
-// valuePoolBytes of random bytes are the source of every value. Each key
-// takes the next valueSize bytes, so values are incompressible (pebble
-// compresses, bbolt does not) and cost nothing to make.
+// valuePoolBytes of random bytes are the source of every value (values.go).
 const valuePoolBytes = 1 << 20
 
 func (w *restart1M) Name() string { return "restart-1m" }
@@ -159,15 +156,7 @@ func (w *restart1M) load(ctx context.Context, env *Env, m *Member) (loadStats, t
 	}
 	defer closeClients(clients)
 
-	pool := make([]byte, valuePoolBytes)
-	r := rand.New(rand.NewPCG(1, 2))
-	for i := range pool {
-		pool[i] = byte(r.Uint32())
-	}
-	value := func(k int) string {
-		off := (k * w.valueSize) % (len(pool) - w.valueSize)
-		return string(pool[off : off+w.valueSize])
-	}
+	value := newValues(w.valueSize, valuePoolBytes).at
 	batch := env.Shape.Batch
 	requests := (w.keys + batch - 1) / batch
 	put := func(ctx context.Context, c *clientv3.Client, i int) (int, error) {

@@ -71,18 +71,34 @@ type recorder struct {
 	stop  chan struct{}
 	done  chan struct{}
 
+	// cap, if not 0, is the RSS beyond which a member ends the loads
+	// (LoadShape.RSSCap): capped is closed when one passes it.
+	cap       uint64
+	capped    chan struct{}
+	cappedBy  string
+	cappedRSS uint64
+
 	mu      sync.Mutex
 	phase   string
+	marks   []PhaseMark
 	pids    map[int]string // pid -> member name
 	samples []Sample
 }
 
-func newRecorder() *recorder {
+// PhaseMark is when a phase began, since the Env started.
+type PhaseMark struct {
+	Name string
+	At   time.Duration
+}
+
+func newRecorder(cap uint64) *recorder {
 	r := &recorder{
-		start: time.Now(),
-		stop:  make(chan struct{}),
-		done:  make(chan struct{}),
-		pids:  make(map[int]string),
+		start:  time.Now(),
+		stop:   make(chan struct{}),
+		done:   make(chan struct{}),
+		pids:   make(map[int]string),
+		cap:    cap,
+		capped: make(chan struct{}),
 	}
 	go r.run()
 	return r
@@ -120,6 +136,10 @@ func (r *recorder) sample(pid int, member string) (Memory, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.samples = append(r.samples, Sample{At: time.Since(r.start), Member: member, PID: pid, Phase: r.phase, Memory: m})
+	if r.cap > 0 && m.RSS > r.cap && r.cappedBy == "" {
+		r.cappedBy, r.cappedRSS = member, m.RSS
+		close(r.capped)
+	}
 	return m, nil
 }
 
@@ -132,6 +152,13 @@ func (r *recorder) peak() uint64 {
 		hwm = max(hwm, s.HWM)
 	}
 	return hwm
+}
+
+// snapshot returns a copy of the samples so far.
+func (r *recorder) snapshot() []Sample {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Sample(nil), r.samples...)
 }
 
 func (r *recorder) track(pid int, member string) {
@@ -150,7 +177,18 @@ func (r *recorder) setPhase(phase string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.phase = phase
+	r.marks = append(r.marks, PhaseMark{Name: phase, At: time.Since(r.start)})
 }
+
+// phases returns the phase marks so far.
+func (r *recorder) phases() []PhaseMark {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]PhaseMark(nil), r.marks...)
+}
+
+// now is the time since the recorder started.
+func (r *recorder) now() time.Duration { return time.Since(r.start) }
 
 // close stops sampling and returns every sample taken.
 func (r *recorder) close() []Sample {

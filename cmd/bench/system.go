@@ -19,8 +19,11 @@ type MemberSpec struct {
 	PeerURL   string // http://127.0.0.1:port
 	// InitialCluster is etcd's name=peerURL,... list of the whole cluster.
 	InitialCluster string
+	// Args are a workload's extra flags for this member, after the
+	// benchmark's own and -cairn-args or -etcd-args.
+	Args []string
 	// PprofAddr is host:port for a profiling endpoint of its own, when the
-	// system needs one (Cairn under -cpuprofile); "" otherwise.
+	// system needs one (Cairn under -cpuprofile).
 	PprofAddr string
 }
 
@@ -33,21 +36,26 @@ type System interface {
 	// PprofURL returns the base URL of m's /debug/pprof/ endpoints, or ""
 	// when m has none (profiling is off).
 	PprofURL(m MemberSpec) string
+	// SnapshotMarker is what a member logs (at info) once for each
+	// snapshot it receives from the leader.
+	SnapshotMarker() string
 }
 
 // etcdQuotaBytes is etcd's backend quota in the benchmark: its default 2 GiB
 // holds 1M keys of 100 B, but a workload must never fail on the quota.
 const etcdQuotaBytes = 8 << 30
 
-// cairnSystem runs cmd/node, or this binary's serve-cairn subcommand when
-// profiling (cmd/node has no pprof endpoint).
+// cairnSystem runs cmd/node; when profiling, one built with the pprof
+// overlay (profile.go).
 type cairnSystem struct {
 	bin     string // cmd/node binary
 	profile bool
-	self    string // this binary, for serve-cairn
+	args    []string // -cairn-args
 }
 
 func (cairnSystem) Name() string { return "cairn" }
+
+func (cairnSystem) SnapshotMarker() string { return "snapshot received" } // actors/snapshot
 
 func (s cairnSystem) Command(m MemberSpec) *exec.Cmd {
 	args := []string{
@@ -55,14 +63,18 @@ func (s cairnSystem) Command(m MemberSpec) *exec.Cmd {
 		"--data-dir", m.DataDir,
 		"--listen-client-urls", m.ClientURL,
 		"--advertise-client-urls", m.ClientURL,
+		"--listen-peer-urls", m.PeerURL,
 		"--initial-advertise-peer-urls", m.PeerURL,
-		"--log-level", "warn",
+		"--initial-cluster", m.InitialCluster,
+		"--initial-cluster-state", "new", // read only on the first start
+		"--log-level", "info",
 	}
+	args = append(append(args, s.args...), m.Args...)
+	cmd := exec.Command(s.bin, args...)
 	if s.profile {
-		args = append([]string{serveCairnCommand, "--pprof-addr", m.PprofAddr}, args...)
-		return exec.Command(s.self, args...)
+		cmd.Env = append(cmd.Environ(), profileAddrEnv+"="+m.PprofAddr)
 	}
-	return exec.Command(s.bin, args...)
+	return cmd
 }
 
 func (s cairnSystem) PprofURL(m MemberSpec) string {
@@ -76,9 +88,12 @@ func (s cairnSystem) PprofURL(m MemberSpec) string {
 type etcdSystem struct {
 	bin     string
 	profile bool
+	args    []string // -etcd-args
 }
 
 func (etcdSystem) Name() string { return "etcd" }
+
+func (etcdSystem) SnapshotMarker() string { return "received and saved database snapshot" } // rafthttp
 
 func (s etcdSystem) Command(m MemberSpec) *exec.Cmd {
 	args := []string{
@@ -91,11 +106,12 @@ func (s etcdSystem) Command(m MemberSpec) *exec.Cmd {
 		"--initial-cluster", m.InitialCluster,
 		"--initial-cluster-state", "new", // ignored once the data dir exists
 		"--quota-backend-bytes", fmt.Sprint(etcdQuotaBytes),
-		"--log-level", "warn",
+		"--log-level", "info",
 	}
 	if s.profile {
 		args = append(args, "--enable-pprof")
 	}
+	args = append(append(args, s.args...), m.Args...)
 	return exec.Command(s.bin, args...)
 }
 

@@ -90,6 +90,9 @@ func format(f Figure) string {
 		}
 		return fmt.Sprintf("%.2fs", f.Value)
 	case Bytes:
+		if f.Value < 0 {
+			return "-" + mib(uint64(-f.Value))
+		}
 		return mib(uint64(f.Value))
 	default:
 		return fmt.Sprintf("%.0f", f.Value)

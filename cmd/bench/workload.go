@@ -22,11 +22,13 @@ type Workload interface {
 	Run(ctx context.Context, env *Env) (*Result, error)
 }
 
-// workloads lists every workload in the order they run and print. Issue 5
-// lists the ones still to write: 1 MB puts, a 2 MB key rewritten
-// continuously, idle with linearizable reads, a member stopped while
-// writing.
+// workloads lists every workload in the order they run and print: issue
+// 5's five.
 var workloads = []Workload{
+	&put1MB{},
+	&rewrite2MB{},
+	&idleReads{},
+	&memberAway{},
 	&restart1M{},
 }
 
@@ -57,6 +59,20 @@ const (
 	FigFinalRSS   = "RSS after"
 )
 
+// Figures several workloads report. On a cluster, peak RSS and RSS after
+// are the leader's.
+const (
+	FigMiBps      = "MiB/s"       // value bytes written per second
+	FigHeapPeak   = "heap peak"   // the highest live Go heap after a GC (heap.go)
+	FigOthersPeak = "others peak" // peak RSS of the members that do not lead
+	// FigCapped is 1 when a load ended early because a member's RSS passed
+	// the cap (-rss-cap); its figures cover the load until then.
+	FigCapped = "RSS capped"
+	// FigLeaderMoved is 1 when another member led at the end of the run
+	// than at its start (absent otherwise).
+	FigLeaderMoved = "leader moved"
+)
+
 // Result is what one workload measured on one system.
 type Result struct {
 	Workload string
@@ -64,6 +80,12 @@ type Result struct {
 	Figures  []Figure
 	// Samples are the RSS samples of every member over the whole run.
 	Samples []Sample
+	// Heap is the live Go heap after each GC of every member (heap.go).
+	Heap []HeapSample
+	// Phases are when the workload's phases began.
+	Phases []PhaseMark
+	// Leader names the member that led, on a cluster ("" on one member).
+	Leader string
 }
 
 // Add appends a figure.
