@@ -63,3 +63,59 @@ func TestBlockCacheKeepsBlocksUnderWrites(t *testing.T) {
 			hits, misses, after.Size, after.Count)
 	}
 }
+
+// TestLargeValuesInBlobFiles checks that values from separateValuesFrom up
+// go to blob files when flushed, and read back intact after flushes,
+// compactions, deletes and a reopen.
+func TestLargeValuesInBlobFiles(t *testing.T) {
+	dir := t.TempDir()
+	e, err := Open(dir, Options{CacheBytes: 1 << 20, MemTableBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := func(p byte, i int) []byte { return fmt.Appendf(nil, "%c%06d", p, i) }
+	value := func(i int) []byte {
+		v := make([]byte, separateValuesFrom+i)
+		for j := range v {
+			v[j] = byte(i + j)
+		}
+		return v
+	}
+	const n = 64
+	for i := range n {
+		b := e.DB.NewBatch()
+		// One log entry and one state machine value per batch, as the raft
+		// log and apply write them; log entries are deleted behind.
+		_ = b.Set(key(0x01, i), value(i), nil)
+		_ = b.Set(key(0x12, i), value(i), nil)
+		if i >= 8 {
+			_ = b.DeleteRange(key(0x01, 0), key(0x01, i-8), nil)
+		}
+		if err := b.Commit(pebble.NoSync); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.DB.Compact(t.Context(), []byte{0x00}, []byte{0x20}, true); err != nil {
+		t.Fatal(err)
+	}
+	if m := e.DB.Metrics(); m.BlobFiles.LiveCount == 0 {
+		t.Fatalf("no blob files after flushing %d values of %d bytes or more", 2*n, separateValuesFrom)
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if e, err = Open(dir, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	for i := range n {
+		v, closer, err := e.DB.Get(key(0x12, i))
+		if err != nil {
+			t.Fatalf("get value %d: %v", i, err)
+		}
+		if string(v) != string(value(i)) {
+			t.Fatalf("value %d: %d bytes, not the %d written", i, len(v), separateValuesFrom+i)
+		}
+		_ = closer.Close()
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"slices"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -57,12 +58,16 @@ func (w *put1MB) Run(ctx context.Context, env *Env) (*Result, error) {
 		_, err := c.Put(ctx, fmt.Sprintf("big/%06d", i), vals.at(i))
 		return 1, err
 	}
+	// With -cpuprofile: the leader and one follower, from the load's start.
+	waitLeader := env.Profile(ctx, leader, "load")
+	waitFollower := env.Profile(ctx, ms[slices.IndexFunc(ms, func(m *Member) bool { return m != leader })], "follower-load")
 	stats, err := runLoadSpec(ctx, env, clients, loadSpec{Workers: w.workers, Requests: w.count}, put)
 	if err != nil {
 		return nil, err
 	}
 	env.Logf("%d puts in %s (%.1f/s, %d retries)", stats.Units, stats.Elapsed.Round(time.Millisecond), stats.Rate(), stats.Retries)
-	env.HeapProfile(ctx, leader, "load")
+	waitLeader()
+	waitFollower()
 
 	env.Phase("settle")
 	if err := sleep(ctx, w.settle); err != nil {
