@@ -249,6 +249,7 @@ func start(system *actor.ActorSystem, cfg Config, engine *storage.Engine) (*Node
 			return n.memberPID(seed, id, node.RaftName)
 		},
 		DBSize: engine.DiskUsage,
+		Backup: engine.WriteBackup,
 		Lessor: func(member uint64) *actor.PID {
 			pid, err := n.memberPID(seed, member, node.LessorName)
 			if err != nil {

@@ -19,6 +19,10 @@
 // does; the handler only forwards requests and pulls responses, so that the
 // network never blocks an actor.
 //
+// Maintenance.Snapshot (snapshot.go) streams a backup of the keyspace
+// (storage.Engine.WriteBackup) for etcdctl snapshot save; cairn.Restore
+// seeds a new cluster from it.
+//
 // Requests are validated here exactly as etcd's v3rpc validates them, and
 // answered with the same error codes and messages (rpctypes), so that clients
 // behave as they do against etcd.

@@ -3,6 +3,7 @@ package frontdoor
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"sync/atomic"
 	"time"
@@ -54,6 +55,9 @@ type Config struct {
 	MemberRaft func(id uint64) (*actor.PID, error)
 	// DBSize returns the bytes the storage engine uses on disk.
 	DBSize func() int64
+	// Backup writes a backup of the keyspace to w (storage.Engine.WriteBackup),
+	// for Maintenance.Snapshot. nil: Snapshot is unimplemented.
+	Backup func(w io.Writer) (int64, error)
 	// Lessor returns the PID of a member's lessor: keep-alives and
 	// time-to-live questions go to the leader's. nil when that member's
 	// cannot be reached.

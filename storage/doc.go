@@ -17,6 +17,10 @@
 //     by the apply actor. A snapshot of the state machine is exactly this span,
 //     so it can be checkpointed and ingested on its own.
 //
+// The state machine span is also what a backup holds (backup.go): written
+// from a pebble snapshot for Maintenance.Snapshot, restored into a new data
+// directory by building sstables and ingesting them, like a raft snapshot.
+//
 // No other prefix is used. Packages below storage are plain synchronous Go:
 // no actors, no goroutines of their own beyond pebble's.
 package storage

@@ -24,6 +24,9 @@ func main() {
 
 // run runs the member until a signal or a failure, and returns the exit code.
 func run(args []string, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "restore" {
+		return restore(args[1:], os.Stdout, stderr)
+	}
 	o, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0

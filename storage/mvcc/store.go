@@ -103,3 +103,25 @@ func (s *Store) Reload() error {
 	s.applied.Store(st.applied)
 	return nil
 }
+
+// ForgetMembership prepares a state machine restored from a backup to seed a
+// new cluster: it deletes every meta entry (the old cluster's members and
+// raft configuration; the apply actor writes the new cluster's as it applies
+// its first entries) and sets the applied index to 0, for a raft log that
+// starts again at 1. Keys, revisions, leases and the compaction revision are
+// kept. No batch may be open.
+func (s *Store) ForgetMembership() error {
+	b := s.NewBatch()
+	defer b.Close()
+	var names []string
+	if err := b.MetaPrefix("", func(name string, _ []byte) error {
+		names = append(names, name)
+		return nil
+	}); err != nil {
+		return err
+	}
+	for _, name := range names {
+		b.DeleteMeta(name)
+	}
+	return b.Commit(0)
+}
