@@ -75,6 +75,12 @@ $(TOOLS)/staticcheck: tools/go.mod
 bench-restart: $(TOOLS)/etcd
 	$(GO) run ./cmd/bench -workloads restart-1m $(BENCHFLAGS)
 
+## bench-speed: small puts and linearizable gets (64 in flight, 30 s each) on 3 members of Cairn and of etcd,
+## throughput and latency side by side (about 3 minutes)
+.PHONY: bench-speed
+bench-speed: $(TOOLS)/etcd
+	$(GO) run ./cmd/bench -workloads small-puts,lin-reads $(BENCHFLAGS)
+
 ## bench-memory: issue 5's five workloads against Cairn and etcd (about 45 minutes on 2 cores): the table
 ## on stdout and in $(BENCH_OUT)/table.txt, every RSS and heap sample in $(BENCH_OUT)/rss.csv, a PNG of RSS
 ## over time per workload in $(BENCH_OUT)/; shorter: BENCHFLAGS="-rewrite-duration 1m -idle-duration 2m"

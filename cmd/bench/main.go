@@ -47,6 +47,10 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 		for _, w := range workloads {
 			fmt.Fprintf(out, "  %s\n", w.Name())
 		}
+		fmt.Fprintf(out, "\nand, only when named:\n\n")
+		for _, w := range speedWorkloads {
+			fmt.Fprintf(out, "  %s\n", w.Name())
+		}
 		fmt.Fprintf(out, "\nFlags:\n\n")
 		fs.PrintDefaults()
 	}
@@ -70,7 +74,7 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 	fs.StringVar(&o.profileDir, "cpuprofile", "", "Write servers' CPU profiles (from the start of the load) and heap profiles into this directory. "+
 		"cmd/node is then built with a file added (go build -overlay) that serves /debug/pprof and /debug/memory.")
 	fs.DurationVar(&o.profileTime, "cpuprofile-time", 30*time.Second, "CPU profile window, from the start of the load.")
-	for _, w := range workloads {
+	for _, w := range slices.Concat(workloads, speedWorkloads) {
 		w.Flags(fs)
 	}
 	if err := fs.Parse(args); err != nil {
@@ -101,12 +105,13 @@ func selectWorkloads(list string) ([]Workload, error) {
 		return workloads, nil
 	}
 	var out []Workload
+	known := slices.Concat(workloads, speedWorkloads)
 	for _, name := range strings.Split(list, ",") {
-		i := slices.IndexFunc(workloads, func(w Workload) bool { return w.Name() == name })
+		i := slices.IndexFunc(known, func(w Workload) bool { return w.Name() == name })
 		if i < 0 {
 			return nil, fmt.Errorf("workloads: unknown workload %q", name)
 		}
-		out = append(out, workloads[i])
+		out = append(out, known[i])
 	}
 	return out, nil
 }

@@ -32,6 +32,13 @@ var workloads = []Workload{
 	&restart1M{},
 }
 
+// speedWorkloads compare speed where etcd is at its best, small keys; they
+// run only when named (-workloads small-puts,lin-reads; make bench-speed).
+var speedWorkloads = []Workload{
+	&smallKV{name: "small-puts"},
+	&smallKV{name: "lin-reads", reads: true},
+}
+
 // Kind says what unit a figure is in and so how it is printed.
 type Kind int
 

@@ -29,6 +29,8 @@ func TestWorkloads(t *testing.T) {
 		// away: Cairn's leader may send it a snapshot (if the log compactor
 		// ran in time; the test does not depend on it).
 		&memberAway{bytes: 2 << 20, valueSize: 64 << 10, workers: 2, settle: 100 * time.Millisecond},
+		&smallKV{name: "small-puts", duration: 300 * time.Millisecond, workers: 4, keys: 100, valueSize: 32},
+		&smallKV{name: "lin-reads", reads: true, duration: 300 * time.Millisecond, workers: 4, keys: 100, valueSize: 32},
 	}
 	shape := LoadShape{Workers: 4, Conns: 2, Batch: 10}
 	var systems []System
