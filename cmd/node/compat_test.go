@@ -47,6 +47,7 @@ func TestEtcdctlCompat(t *testing.T) {
 	t.Run("etcd", func(t *testing.T) {
 		t.Parallel()
 		s := cairntest.StartEtcd(t, cairntest.EtcdConfig{Name: name, AdvertisePeerURL: peerURL, Args: common})
+		waitStorageVersion(t, s.Endpoint, "3.7.0")
 		datadriven.RunTest(t, "testdata/etcdctl.txt", func(t *testing.T, td *datadriven.TestData) string {
 			return runEtcdctl(t, etcdctl, s.Endpoint, td)
 		})
@@ -75,6 +76,26 @@ func TestEtcdctlCompat(t *testing.T) {
 			return td.Expected
 		})
 	})
+}
+
+// waitStorageVersion waits until the server at endpoint reports want as its
+// storage version: etcd starts at 3.5.0 and raises it a moment after it
+// serves, which endpoint status would otherwise catch now and then.
+func waitStorageVersion(t *testing.T, endpoint, want string) {
+	t.Helper()
+	cli := cairntest.NewClient(t, endpoint)
+	ctx := cairntest.Ctx(t)
+	for {
+		st, err := cli.Status(ctx, endpoint)
+		if err == nil && st.StorageVersion == want {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("storage version of %s: %v (last error %v), want %s", endpoint, st, err, want)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // knownDifferences are the commands (first input line, as written in the
