@@ -131,6 +131,8 @@ const GRPCOverheadBytes = 512 << 10
 type Server struct {
 	cfg    Config
 	nextID atomic.Uint64
+	// headerBytes is etcdHeaderBytes of this member, counted once.
+	headerBytes int
 	// leaseIDs chooses the IDs of leases granted without one.
 	leaseIDs *idGenerator
 	// requestIDs numbers requests in logs; pending and failed count
@@ -151,7 +153,7 @@ func New(cfg Config) (*Server, error) {
 	case cfg.MemberID == 0:
 		return nil, errors.New("frontdoor: MemberID must not be zero")
 	}
-	return &Server{cfg: cfg, leaseIDs: newIDGenerator(cfg.MemberID, time.Now())}, nil
+	return &Server{cfg: cfg, leaseIDs: newIDGenerator(cfg.MemberID, time.Now()), headerBytes: etcdHeaderBytes(cfg.MemberID)}, nil
 }
 
 // ServerOptions returns the gRPC server options the front door needs: a

@@ -64,7 +64,7 @@ func (s *Server) ask(ctx context.Context, send func(w replyTarget)) (any, error)
 
 // propose proposes r through raft and returns the apply actor's result.
 func (s *Server) propose(ctx context.Context, r *pb.InternalRaftRequest) (*cairnpb.Result, error) {
-	if size := proto.Size(r) + etcdHeaderBytes(s.cfg.MemberID); size > s.cfg.MaxRequestBytes {
+	if size := proto.Size(r) + s.headerBytes; size > s.cfg.MaxRequestBytes {
 		return nil, errTooLarge
 	}
 	if err := s.waitLeader(ctx); err != nil {
