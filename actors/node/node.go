@@ -195,6 +195,8 @@ func (s *supervisor) spawnChild(ctx actor.Context, name string, props func() (*a
 		return err
 	}
 	p = instrumented(p, name, s.cfg.Instrument)
+	// Outermost: a panic anywhere in the middleware chain is logged too.
+	p = p.Clone(actor.WithReceiverMiddleware(logPanics(s.cfg.Logger, name)))
 	if _, err := ctx.SpawnNamed(p, name); err != nil {
 		return fmt.Errorf("node: spawn %s: %w", name, err)
 	}

@@ -21,8 +21,21 @@ func Props(cfg Config) (*actor.Props, error) {
 	}
 	cfg = cfg.withDefaults()
 	stopChild := actor.NewOneForOneStrategy(0, 0, func(any) actor.Directive { return actor.StopDirective })
-	return actor.PropsFromProducer(func() actor.Actor { return &hubActor{cfg: &cfg} },
+	return actor.PropsFromProducer(func() actor.Actor { return newHubActor(&cfg) },
 		actor.WithSupervisor(stopChild)), nil
+}
+
+// newHubActor returns a hub actor with its state set up: whatever message
+// comes first finds it ready.
+func newHubActor(cfg *Config) *hubActor {
+	a := &hubActor{
+		cfg:     cfg,
+		pids:    make(map[string]*actor.PID),
+		inboxes: make(map[string]*actor.PID),
+		props:   actor.PropsFromProducer(func() actor.Actor { return &streamActor{cfg: cfg} }),
+	}
+	a.h = newHub(a, cfg.Store.Rev())
+	return a
 }
 
 // hubActor runs the hub's state machine.
@@ -45,10 +58,6 @@ func (a *hubActor) Receive(ctx actor.Context) {
 	a.ctx = ctx
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
-		a.h = newHub(a, a.cfg.Store.Rev())
-		a.pids = make(map[string]*actor.PID)
-		a.inboxes = make(map[string]*actor.PID)
-		a.props = actor.PropsFromProducer(func() actor.Actor { return &streamActor{cfg: a.cfg} })
 		if a.cfg.Apply != nil {
 			// Whatever an earlier incarnation did not acknowledge is covered
 			// by starting at the store's revision.
@@ -83,11 +92,9 @@ func (a *hubActor) Receive(ctx actor.Context) {
 		delete(a.pids, id)
 		delete(a.inboxes, id)
 	}
-	if a.h != nil {
-		a.cfg.Stats.Streams.Store(int64(len(a.h.streams)))
-		a.cfg.Stats.Watchers.Store(a.h.subs)
-		a.cfg.Stats.Revision.Store(a.h.rev)
-	}
+	a.cfg.Stats.Streams.Store(int64(len(a.h.streams)))
+	a.cfg.Stats.Watchers.Store(a.h.subs)
+	a.cfg.Stats.Revision.Store(a.h.rev)
 }
 
 func (a *hubActor) open(ctx actor.Context, m *cairnpb.WatchStreamOpen) {
