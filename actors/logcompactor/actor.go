@@ -88,6 +88,11 @@ func (c *compactor) compact(st *cairnpb.LogStatus) error {
 	return c.cfg.Log.Compact(target, cs)
 }
 
+// followerShare divides the budget for a member that does not lead: it
+// keeps applied entries only for the case that it comes to lead and finds
+// members slightly behind.
+const followerShare = 8
+
 // target returns the index to compact up to: see the package documentation.
 func (c *compactor) target(applied, floor uint64, st *cairnpb.LogStatus) (uint64, error) {
 	keepFrom := applied // compact up to here, keeping what follows
@@ -101,24 +106,24 @@ func (c *compactor) target(applied, floor uint64, st *cairnpb.LogStatus) (uint64
 	if tail <= c.cfg.RetentionBytes {
 		// What followers need fits; a non-leader also keeps its budget.
 		if !st.GetLeader() {
-			return c.budgetStart(floor, applied)
+			return c.budgetStart(floor, applied, c.cfg.RetentionBytes/followerShare)
 		}
 		return keepFrom, nil
 	}
 	// Over budget: the slowest members will get a snapshot.
-	return c.budgetStart(keepFrom, applied)
+	return c.budgetStart(keepFrom, applied, c.cfg.RetentionBytes)
 }
 
 // budgetStart returns the smallest index i in [lo, hi] such that the entries
 // after i fit the budget, or hi if none does.
-func (c *compactor) budgetStart(lo, hi uint64) (uint64, error) {
+func (c *compactor) budgetStart(lo, hi, budget uint64) (uint64, error) {
 	for lo < hi {
 		mid := lo + (hi-lo)/2
 		tail, err := c.cfg.Log.BytesAfter(mid)
 		if err != nil {
 			return 0, err
 		}
-		if tail <= c.cfg.RetentionBytes {
+		if tail <= budget {
 			hi = mid
 		} else {
 			lo = mid + 1

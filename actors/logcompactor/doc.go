@@ -10,8 +10,11 @@
 //
 // so the log never holds more than RetentionBytes of applied entries, and a
 // member further behind than the budget is sent a snapshot instead. A member
-// that does not lead keeps the same budget of applied entries, so that if it
-// comes to lead it can still feed members slightly behind.
+// that does not lead keeps an eighth of the budget of applied entries, so
+// that if it comes to lead it can still feed members slightly behind: every
+// entry kept longer is flushed and compacted by pebble with the rest, which
+// with 1 MiB values cost followers a seventh of put-1mb's throughput (58
+// puts/s with the whole budget kept, 65-66 with an eighth).
 //
 // It accepts LogCompactTick (its own timer) and LogStatus (the raft actor's
 // answer). It calls raftlog.Log.Compact itself: the log serializes its

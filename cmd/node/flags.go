@@ -52,7 +52,7 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 	initialCluster := fs.String("initial-cluster", "", "Initial cluster configuration for bootstrapping, as name=peer-url,... Default: this member alone (${name}=${initial-advertise-peer-urls}).")
 	fs.StringVar(&c.InitialClusterState, "initial-cluster-state", cairn.ClusterStateNew, "Initial cluster state: 'new' to bootstrap a cluster, 'existing' to join one that has added this member (etcdctl member add).")
 	listenPeer := fs.String("listen-peer-urls", "http://localhost:2380", "URL to listen on for peer traffic (actor remoting). One URL: Cairn's members talk over one connection each.")
-	fs.Uint64Var(&c.RaftLogRetentionBytes, "raft-log-retention-bytes", 64<<20, "Most bytes of applied raft log entries kept for members that are behind; a member further behind gets a snapshot.")
+	fs.Uint64Var(&c.RaftLogRetentionBytes, "raft-log-retention-bytes", 64<<20, "Most bytes of applied raft log entries kept for members that are behind (an eighth of it on a member that does not lead); a member further behind gets a snapshot.")
 	fs.IntVar(&c.MaxRequestBytes, "max-request-bytes", 3<<19, "Maximum client request size in bytes the server will accept.")
 	fs.IntVar(&c.MaxTxnOps, "max-txn-ops", 128, "Maximum number of operations permitted in a transaction branch.")
 	fs.DurationVar(&c.Watch.ProgressNotifyInterval, "watch-progress-notify-interval", 10*time.Minute, "Duration of periodic watch progress notifications.")
