@@ -56,15 +56,11 @@ func (w *idleReads) Run(ctx context.Context, env *Env) (*Result, error) {
 		return nil, err
 	}
 	res.Leader = leader.Spec.Name
-	var clients []*clientv3.Client
-	defer func() { closeClients(clients) }()
-	for _, m := range ms {
-		cs, err := env.Clients(m, 1)
-		if err != nil {
-			return nil, err
-		}
-		clients = append(clients, cs...)
+	clients, err := memberClients(env, ms)
+	if err != nil {
+		return nil, err
 	}
+	defer func() { closeClients(clients) }()
 	if _, err := clients[0].Put(ctx, "idle/key", "a small value of a few bytes"); err != nil {
 		return nil, err
 	}

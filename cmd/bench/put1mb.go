@@ -73,17 +73,40 @@ func (w *put1MB) Run(ctx context.Context, env *Env) (*Result, error) {
 	if err := sleep(ctx, w.settle); err != nil {
 		return nil, err
 	}
-	after, err := leader.Memory()
-	if err != nil {
+	if err := addLoadFigures(env, res, stats, leader); err != nil {
 		return nil, err
 	}
-	stats.addTo(res)
-	res.Add(FigPeakRSS, Bytes, float64(env.PeakRSSOf(leader.Spec.Name)))
-	res.Add(FigFinalRSS, Bytes, float64(after.RSS))
 	res.Add(FigMiBps, Rate, stats.Rate()*float64(w.valueSize)/(1<<20))
 	addClusterFigures(env, res, ms, leader)
 	closeClients(clients) // before the members stop: a graceful stop waits for connections
 	return res, stopAll(env, ms)
+}
+
+// addLoadFigures adds the load's throughput and latencies, and the
+// leader's peak RSS and its RSS now.
+func addLoadFigures(env *Env, res *Result, stats loadStats, leader *Member) error {
+	after, err := leader.Memory()
+	if err != nil {
+		return err
+	}
+	stats.addTo(res)
+	res.Add(FigPeakRSS, Bytes, float64(env.PeakRSSOf(leader.Spec.Name)))
+	res.Add(FigFinalRSS, Bytes, float64(after.RSS))
+	return nil
+}
+
+// memberClients returns one client per member.
+func memberClients(env *Env, ms []*Member) ([]*clientv3.Client, error) {
+	var clients []*clientv3.Client
+	for _, m := range ms {
+		cs, err := env.Clients(m, 1)
+		if err != nil {
+			closeClients(clients)
+			return nil, err
+		}
+		clients = append(clients, cs...)
+	}
+	return clients, nil
 }
 
 // startCluster starts a cluster of n members and finds its leader.

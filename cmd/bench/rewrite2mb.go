@@ -90,13 +90,9 @@ func (w *rewrite2MB) Run(ctx context.Context, env *Env) (*Result, error) {
 	if err := sleep(ctx, w.settle); err != nil {
 		return nil, err
 	}
-	after, err := leader.Memory()
-	if err != nil {
+	if err := addLoadFigures(env, res, stats, leader); err != nil {
 		return nil, err
 	}
-	stats.addTo(res)
-	res.Add(FigPeakRSS, Bytes, float64(env.PeakRSSOf(leader.Spec.Name)))
-	res.Add(FigFinalRSS, Bytes, float64(after.RSS))
 	res.Add(FigMiBps, Rate, stats.Rate()*float64(w.valueSize)/(1<<20))
 	window := min(time.Minute, (to-from)/5)
 	ps := rssPoints(env.rec.snapshot(), leader.Spec.Name, from, to)

@@ -56,14 +56,11 @@ func (w *smallKV) Run(ctx context.Context, env *Env) (*Result, error) {
 	var clients []*clientv3.Client
 	defer func() { closeClients(clients) }()
 	if w.reads {
-		for _, m := range ms {
-			cs, err := env.Clients(m, 1)
-			if err != nil {
-				return nil, err
-			}
-			clients = append(clients, cs...)
-		}
-	} else if clients, err = env.Clients(leader, 3); err != nil {
+		clients, err = memberClients(env, ms)
+	} else {
+		clients, err = env.Clients(leader, 3)
+	}
+	if err != nil {
 		return nil, err
 	}
 	vals := newValues(w.valueSize, 0)
@@ -99,13 +96,9 @@ func (w *smallKV) Run(ctx context.Context, env *Env) (*Result, error) {
 	}
 	wait()
 	env.Logf("%d requests in %s (%.0f/s, %d retries)", stats.Units, stats.Elapsed.Round(time.Millisecond), stats.Rate(), stats.Retries)
-	after, err := leader.Memory()
-	if err != nil {
+	if err := addLoadFigures(env, res, stats, leader); err != nil {
 		return nil, err
 	}
-	stats.addTo(res)
-	res.Add(FigPeakRSS, Bytes, float64(env.PeakRSSOf(leader.Spec.Name)))
-	res.Add(FigFinalRSS, Bytes, float64(after.RSS))
 	addClusterFigures(env, res, ms, leader)
 	closeClients(clients) // before the members stop: a graceful stop waits for connections
 	clients = nil
