@@ -2,12 +2,10 @@ package tracing
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/ctxext"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -64,13 +62,7 @@ func (t *Tracer) Continue(c actor.Context, carrier map[string]string, name strin
 	st.cur = ctx
 	defer func() {
 		st.cur = nil
-		if r := recover(); r != nil {
-			span.RecordError(fmt.Errorf("panic: %v", r), trace.WithStackTrace(true))
-			span.SetStatus(codes.Error, fmt.Sprint(r))
-			span.End()
-			panic(r)
-		}
-		span.End()
+		endSpan(span, recover())
 	}()
 	f()
 }

@@ -68,16 +68,24 @@ func (st *actorState) receive(next actor.ReceiverFunc) actor.ReceiverFunc {
 		st.cur = ctx
 		defer func() {
 			st.cur = prev
-			if r := recover(); r != nil {
-				span.RecordError(fmt.Errorf("panic: %v", r), trace.WithStackTrace(true))
-				span.SetStatus(codes.Error, fmt.Sprint(r))
-				span.End()
-				panic(r)
-			}
-			span.End()
+			endSpan(span, recover())
 		}()
 		next(c, env)
 	}
+}
+
+// endSpan ends the span of a handler; if the handler panicked (r, from
+// recover, is not nil), the span records the panic first, and the panic goes
+// on to the actor's supervisor.
+func endSpan(span trace.Span, r any) {
+	if r == nil {
+		span.End()
+		return
+	}
+	span.RecordError(fmt.Errorf("panic: %v", r), trace.WithStackTrace(true))
+	span.SetStatus(codes.Error, fmt.Sprint(r))
+	span.End()
+	panic(r)
 }
 
 func (st *actorState) send(next actor.SenderFunc) actor.SenderFunc {
