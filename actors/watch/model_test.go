@@ -347,7 +347,7 @@ func checkWatch(t *testing.T, v *mvcc.ReadView, w *modelWatch, compactions bool)
 		}
 		want = want[:len(got)]
 	}
-	if !slices.IsSortedFunc(w.headers, func(a, b int64) int { return cmpInt(a, b) }) {
+	if !slices.IsSorted(w.headers) {
 		t.Fatalf("watch %s/%d: headers not in order: %v", w.stream, w.id, w.headers)
 	}
 	if len(got) != len(want) {

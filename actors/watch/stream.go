@@ -1,6 +1,7 @@
 package watch
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -363,18 +364,8 @@ func (s *stream) sortedWatchers() []*watcher {
 	for _, w := range s.watchers {
 		ws = append(ws, w)
 	}
-	slices.SortFunc(ws, func(a, b *watcher) int { return cmpInt(a.id, b.id) })
+	slices.SortFunc(ws, func(a, b *watcher) int { return cmp.Compare(a.id, b.id) })
 	return ws
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // catchUpSoon asks for a catch-up read if a watcher is behind and the queue
@@ -419,7 +410,7 @@ func (s *stream) liveRevision(rev int64, evs []*mvccpb.Event, prev *prevKVs) {
 			}
 		})
 	}
-	slices.SortFunc(s.touched, func(a, b *watcher) int { return cmpInt(a.id, b.id) })
+	slices.SortFunc(s.touched, func(a, b *watcher) int { return cmp.Compare(a.id, b.id) })
 	for _, w := range s.touched {
 		w.touched = false
 		if len(w.evs) == 0 {

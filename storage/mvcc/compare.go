@@ -2,6 +2,7 @@ package mvcc
 
 import (
 	"bytes"
+	"cmp"
 
 	"github.com/cockroachdb/pebble/v2"
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
@@ -78,13 +79,13 @@ func compareKV(c *pb.Compare, m *meta, value []byte) bool {
 	case pb.Compare_VALUE:
 		result = bytes.Compare(value, c.GetValue())
 	case pb.Compare_CREATE:
-		result = cmpInt64(m.create, c.GetCreateRevision())
+		result = cmp.Compare(m.create, c.GetCreateRevision())
 	case pb.Compare_MOD:
-		result = cmpInt64(m.mod, c.GetModRevision())
+		result = cmp.Compare(m.mod, c.GetModRevision())
 	case pb.Compare_VERSION:
-		result = cmpInt64(m.version, c.GetVersion())
+		result = cmp.Compare(m.version, c.GetVersion())
 	case pb.Compare_LEASE:
-		result = cmpInt64(m.lease, c.GetLease())
+		result = cmp.Compare(m.lease, c.GetLease())
 	}
 	switch c.Result {
 	case pb.Compare_EQUAL:

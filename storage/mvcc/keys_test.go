@@ -2,6 +2,7 @@ package mvcc
 
 import (
 	"bytes"
+	"cmp"
 	"math"
 	"testing"
 )
@@ -18,9 +19,9 @@ func checkVersionOrder(t *testing.T, a, b []byte, amain, asub, bmain, bsub int64
 		// Same key: newest (largest revision) first.
 		switch {
 		case amain != bmain:
-			want = -cmpInt64(amain, bmain)
+			want = -cmp.Compare(amain, bmain)
 		default:
-			want = -cmpInt64(asub, bsub)
+			want = -cmp.Compare(asub, bsub)
 		}
 	}
 	if got := bytes.Compare(ka, kb); got != want {

@@ -2,6 +2,7 @@ package mvcc
 
 import (
 	"bytes"
+	"cmp"
 	"container/heap"
 	"fmt"
 	"sort"
@@ -361,11 +362,11 @@ func (p *rangePlan) less(a, b *item) bool {
 	case pb.RangeRequest_KEY:
 		c = bytes.Compare(a.key, b.key)
 	case pb.RangeRequest_VERSION:
-		c = cmpInt64(a.m.version, b.m.version)
+		c = cmp.Compare(a.m.version, b.m.version)
 	case pb.RangeRequest_CREATE:
-		c = cmpInt64(a.m.create, b.m.create)
+		c = cmp.Compare(a.m.create, b.m.create)
 	case pb.RangeRequest_MOD:
-		c = cmpInt64(a.m.mod, b.m.mod)
+		c = cmp.Compare(a.m.mod, b.m.mod)
 	case pb.RangeRequest_VALUE:
 		c = bytes.Compare(a.value, b.value)
 	}
@@ -376,16 +377,6 @@ func (p *rangePlan) less(a, b *item) bool {
 		return c < 0
 	}
 	return bytes.Compare(a.key, b.key) < 0
-}
-
-func cmpInt64(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 type itemSorter struct {
