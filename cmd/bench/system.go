@@ -53,12 +53,11 @@ type cairnSystem struct {
 	args    []string // -cairn-args
 }
 
-func (cairnSystem) Name() string { return "cairn" }
-
-func (cairnSystem) SnapshotMarker() string { return "snapshot received" } // actors/snapshot
-
-func (s cairnSystem) Command(m MemberSpec) *exec.Cmd {
-	args := []string{
+// memberFlags are the flags that place member m in its cluster, under the
+// names etcd and Cairn share. --initial-cluster-state is read only on a
+// member's first start, by both.
+func memberFlags(m MemberSpec) []string {
+	return []string{
 		"--name", m.Name,
 		"--data-dir", m.DataDir,
 		"--listen-client-urls", m.ClientURL,
@@ -66,10 +65,17 @@ func (s cairnSystem) Command(m MemberSpec) *exec.Cmd {
 		"--listen-peer-urls", m.PeerURL,
 		"--initial-advertise-peer-urls", m.PeerURL,
 		"--initial-cluster", m.InitialCluster,
-		"--initial-cluster-state", "new", // read only on the first start
+		"--initial-cluster-state", "new",
 		"--log-level", "info",
 	}
-	args = append(append(args, s.args...), m.Args...)
+}
+
+func (cairnSystem) Name() string { return "cairn" }
+
+func (cairnSystem) SnapshotMarker() string { return "snapshot received" } // actors/snapshot
+
+func (s cairnSystem) Command(m MemberSpec) *exec.Cmd {
+	args := append(append(memberFlags(m), s.args...), m.Args...)
 	cmd := exec.Command(s.bin, args...)
 	if s.profile {
 		cmd.Env = append(cmd.Environ(), profileAddrEnv+"="+m.PprofAddr)
@@ -96,18 +102,7 @@ func (etcdSystem) Name() string { return "etcd" }
 func (etcdSystem) SnapshotMarker() string { return "received and saved database snapshot" } // rafthttp
 
 func (s etcdSystem) Command(m MemberSpec) *exec.Cmd {
-	args := []string{
-		"--name", m.Name,
-		"--data-dir", m.DataDir,
-		"--listen-client-urls", m.ClientURL,
-		"--advertise-client-urls", m.ClientURL,
-		"--listen-peer-urls", m.PeerURL,
-		"--initial-advertise-peer-urls", m.PeerURL,
-		"--initial-cluster", m.InitialCluster,
-		"--initial-cluster-state", "new", // ignored once the data dir exists
-		"--quota-backend-bytes", fmt.Sprint(etcdQuotaBytes),
-		"--log-level", "info",
-	}
+	args := append(memberFlags(m), "--quota-backend-bytes", fmt.Sprint(etcdQuotaBytes))
 	if s.profile {
 		args = append(args, "--enable-pprof")
 	}
