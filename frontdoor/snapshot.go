@@ -27,15 +27,9 @@ func (m *maintenanceServer) Snapshot(_ *pb.SnapshotRequest, stream pb.Maintenanc
 	}
 	w := bufio.NewWriterSize(snapshotSender{stream}, snapshotChunkBytes)
 	if _, err := m.s.cfg.Backup(w); err != nil {
-		if st, ok := status.FromError(err); ok {
-			return st.Err()
-		}
-		return grpcError(err)
+		return grpcError(err) // a failed Send's status as it is
 	}
-	if err := w.Flush(); err != nil {
-		return err
-	}
-	return nil
+	return w.Flush()
 }
 
 // snapshotSender sends each write as one SnapshotResponse.
