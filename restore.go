@@ -21,16 +21,12 @@ import (
 // leaves it as it found it. It returns the revision of the restored keyspace.
 func Restore(backup io.Reader, dataDir string, logger *slog.Logger) (rev int64, err error) {
 	entries, err := os.ReadDir(dataDir)
+	created := errors.Is(err, os.ErrNotExist)
 	switch {
-	case errors.Is(err, os.ErrNotExist):
+	case created:
 		if err := os.MkdirAll(dataDir, 0o700); err != nil {
 			return 0, fmt.Errorf("cairn: restore: %w", err)
 		}
-		defer func() {
-			if err != nil {
-				os.RemoveAll(dataDir)
-			}
-		}()
 	case err != nil:
 		return 0, fmt.Errorf("cairn: restore: %w", err)
 	case len(entries) > 0:
@@ -38,7 +34,11 @@ func Restore(backup io.Reader, dataDir string, logger *slog.Logger) (rev int64, 
 	}
 	pebbleDir := filepath.Join(dataDir, "pebble")
 	defer func() {
-		if err != nil {
+		// As it was found: gone, or empty.
+		switch {
+		case err != nil && created:
+			os.RemoveAll(dataDir)
+		case err != nil:
 			os.RemoveAll(pebbleDir)
 		}
 	}()
