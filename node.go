@@ -83,7 +83,7 @@ func Start(system *actor.ActorSystem, cfg Config) (*Node, error) {
 	if so.Logger == nil {
 		so.Logger = cfg.Logger.With("member", cfg.Name)
 	}
-	engine, err := storage.Open(filepath.Join(cfg.DataDir, "pebble"), so)
+	engine, err := storage.Open(cfg.DataDir, so)
 	if err != nil {
 		return nil, err
 	}
@@ -104,7 +104,7 @@ func start(system *actor.ActorSystem, cfg Config, engine *storage.Engine) (*Node
 	if err != nil {
 		return nil, err
 	}
-	log, err := raftlog.Open(engine.DB, raftlog.Options{CacheBytes: cfg.RaftEntryCacheBytes})
+	log, err := raftlog.Open(engine.Log, raftlog.Options{CacheBytes: cfg.RaftEntryCacheBytes})
 	if err != nil {
 		return nil, err
 	}
@@ -151,10 +151,10 @@ func start(system *actor.ActorSystem, cfg Config, engine *storage.Engine) (*Node
 			Tracer: tracer, Keys: &n.keys, OnCommit: m.OnCommit, OnSlowApply: m.OnSlowApply, SlowApply: cfg.SlowRequest,
 		},
 		LogCompactor: logcompactor.Config{
-			Log: log,
-			Applied: func() (uint64, *raftpb.ConfState, error) {
-				return apply.Recover(store)
-			},
+			Log:            log,
+			Durable:        func() (uint64, *raftpb.ConfState, error) { return apply.RecoverDurable(store) },
+			Applied:        store.AppliedIndex,
+			Flush:          engine.FlushStateMachine,
 			RetentionBytes: cfg.RaftLogRetentionBytes,
 			Interval:       cfg.RaftLogCompactionInterval,
 			Logger:         logger,

@@ -32,20 +32,22 @@ func Restore(backup io.Reader, dataDir string, logger *slog.Logger) (rev int64, 
 	case len(entries) > 0:
 		return 0, fmt.Errorf("cairn: restore: data dir %s is not empty", dataDir)
 	}
-	pebbleDir := filepath.Join(dataDir, "pebble")
 	defer func() {
 		// As it was found: gone, or empty.
 		switch {
 		case err != nil && created:
 			os.RemoveAll(dataDir)
 		case err != nil:
-			os.RemoveAll(pebbleDir)
+			entries, _ := os.ReadDir(dataDir)
+			for _, e := range entries {
+				os.RemoveAll(filepath.Join(dataDir, e.Name()))
+			}
 		}
 	}()
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	engine, err := storage.Open(pebbleDir, storage.Options{Logger: logger})
+	engine, err := storage.Open(dataDir, storage.Options{Logger: logger})
 	if err != nil {
 		return 0, err
 	}

@@ -4,28 +4,38 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/sstable"
+	"github.com/cockroachdb/pebble/v2/sstable/block"
+	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
 // Options size the pebble engine. Their sum bounds the engine's memory: the
-// block cache holds CacheBytes (up to 2*MemTableBytes more while fewer than
-// two memtables exist, see Open), and at most
-// MemTableBytes*MemTableStopWritesThreshold bytes of memtables exist at once
-// (writes stall, rather than memory growing, beyond that).
+// block cache holds CacheBytes (up to 2*MemTableBytes more per database
+// while fewer than two of its memtables exist, see Open), and each of the
+// two databases keeps at most MemTableBytes*MemTableStopWritesThreshold
+// bytes of memtables at once (writes stall, rather than memory growing,
+// beyond that).
 type Options struct {
-	// CacheBytes is the size of the block cache. Zero means 32 MiB.
+	// CacheBytes is the size of the block cache both databases share. Zero
+	// means 32 MiB.
 	CacheBytes int64
 	// MemTableBytes is the size of one memtable. Zero means 16 MiB.
 	MemTableBytes uint64
-	// MemTableStopWritesThreshold is how many memtables may queue for flushing
-	// before writes stall. Zero means 4.
+	// MemTableStopWritesThreshold is how many memtables of one database may
+	// queue for flushing before its writes stall. Zero means 4.
 	MemTableStopWritesThreshold int
 	// Logger receives pebble's informational and error messages. Nil means
 	// slog.Default().
 	Logger *slog.Logger
+	// FS is the filesystem the databases live in. Nil means the operating
+	// system's. Tests use pebble's strict in-memory filesystem to drop
+	// what was not synced, as a power failure would.
+	FS vfs.FS
 }
 
 // DefaultOptions returns the options used when a field is left zero.
@@ -54,6 +64,9 @@ func (o Options) withDefaults() Options {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.FS == nil {
+		o.FS = vfs.Default
+	}
 	return o
 }
 
@@ -68,39 +81,108 @@ func (o Options) Validate() error {
 	return nil
 }
 
-// Engine is a member's pebble database.
+// Databases is how many pebble databases a member keeps (see the package
+// documentation), for sizing memory.
+const Databases = 2
+
+// Engine is a member's storage: two pebble databases, one for the state
+// machine and one for the raft log (see the package documentation).
 type Engine struct {
-	// DB is safe for concurrent use. Which goroutine may write which keys is
-	// set by the package documentation, not enforced here.
+	// DB holds the state machine (storage/mvcc). It has no write-ahead
+	// log: what it holds is durable once pebble has flushed it, and the
+	// raft log keeps every entry above the applied index DB has flushed
+	// (mvcc.Store.ReadDurable), so that a restart applies them again.
+	// Safe for concurrent use; which goroutine writes which keys is set
+	// by the package documentation.
 	DB *pebble.DB
+	// Log holds the raft log (storage/raftlog) and the member's identity,
+	// behind a write-ahead log: a synced write is durable at once.
+	Log *pebble.DB
 	// opts are the options DB was opened with (to write sstables it can
-	// ingest).
+	// ingest); fs is the filesystem of both.
 	opts *pebble.Options
+	fs   vfs.FS
 }
 
-// Open opens or creates the pebble database in dir.
-func Open(dir string, opts Options) (*Engine, error) {
+// Subdirectories of the data directory that hold each database.
+const (
+	stateDir = "pebble"
+	logDir   = "raftlog"
+)
+
+// Open opens or creates the engine in dataDir: the state machine in
+// dataDir/pebble, the raft log in dataDir/raftlog. A data directory written
+// when both lived in dataDir/pebble is moved to this layout first
+// (migrate.go).
+func Open(dataDir string, opts Options) (*Engine, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
 	opts = opts.withDefaults()
 	// pebble counts its memtables against the block cache: each memtable
 	// reserves its size in the cache (pebble.Cache.Reserve), and so does the
-	// obsolete one it keeps to recycle. Under writes two memtables exist (one
-	// filling, one flushing or kept for reuse), so a cache of CacheBytes
-	// alone held no blocks at all at the defaults (two 16 MiB memtables in a
-	// 32 MiB cache): every read decompressed and checksummed its index,
-	// filter and data blocks again, and a put of a new key cost 14.5 µs
-	// instead of 6 (storage/mvcc's BenchmarkPutNewKeysOnDisk). Sized for
-	// those two memtables on top, the cache keeps CacheBytes of blocks while
-	// writes go on. Blocks and memtables together stay within CacheBytes +
-	// 2*MemTableBytes, or the memtables alone when more queue (up to
-	// MemTableStopWritesThreshold of them): within the sum above.
-	cache := pebble.NewCache(opts.CacheBytes + 2*int64(opts.MemTableBytes))
-	// The DB takes its own reference to the cache.
+	// obsolete one it keeps to recycle. Under writes two memtables of each
+	// database exist (one filling, one flushing or kept for reuse), so a
+	// cache of CacheBytes alone held no blocks at all at the defaults:
+	// every read decompressed and checksummed its index, filter and data
+	// blocks again, and a put of a new key cost 14.5 µs instead of 6
+	// (storage/mvcc's BenchmarkPutNewKeysOnDisk). Sized for those
+	// memtables on top, the cache keeps CacheBytes of blocks while writes
+	// go on. Blocks and memtables together stay within CacheBytes +
+	// 2*MemTableBytes per database, or the memtables alone when more queue
+	// (up to MemTableStopWritesThreshold of them): within the sum above.
+	cache := pebble.NewCache(opts.CacheBytes + Databases*2*int64(opts.MemTableBytes))
+	// Each DB takes its own reference to the cache.
 	defer cache.Unref()
+
+	state := dbOptions(opts, cache)
+	// No write-ahead log for the state machine: the raft log already is
+	// one. Every applied value was written once, synced, to the raft log;
+	// a second log would write it again (measured on cmd/bench's put-1mb,
+	// 1 MiB values on 3 members: that WAL was a quarter of the bytes each
+	// member wrote, and its writes and checksums a tenth of its CPU).
+	state.DisableWAL = true
+	log := dbOptions(opts, cache)
+	// Raft log entries live for a short while: the log compactor deletes
+	// them once applied (and flushed in the state machine) and sent to
+	// every member. Compressing them would be wasted work.
+	for i := range log.Levels {
+		log.Levels[i].Compression = func() *sstable.CompressionProfile { return sstable.NoCompression }
+	}
+	// pebble fills defaults on its own copy; fill ours too, for
+	// MakeWriterOptions.
+	state.EnsureDefaults()
+	log.EnsureDefaults()
+
+	if err := opts.FS.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("storage: create %s: %w", dataDir, err)
+	}
+	sdb, err := pebble.Open(filepath.Join(dataDir, stateDir), state)
+	if err != nil {
+		return nil, fmt.Errorf("storage: open %s: %w", filepath.Join(dataDir, stateDir), err)
+	}
+	ldb, err := pebble.Open(filepath.Join(dataDir, logDir), log)
+	if err != nil {
+		sdb.Close()
+		return nil, fmt.Errorf("storage: open %s: %w", filepath.Join(dataDir, logDir), err)
+	}
+	e := &Engine{DB: sdb, Log: ldb, opts: state, fs: opts.FS}
+	if err := syncDirs(opts.FS, dataDir); err != nil {
+		e.close()
+		return nil, err
+	}
+	if err := e.migrate(); err != nil {
+		e.close()
+		return nil, err
+	}
+	return e, nil
+}
+
+// dbOptions returns the options both databases share.
+func dbOptions(opts Options, cache *pebble.Cache) *pebble.Options {
 	po := &pebble.Options{
 		Cache:                       cache,
+		FS:                          opts.FS,
 		MemTableSize:                opts.MemTableBytes,
 		MemTableStopWritesThreshold: opts.MemTableStopWritesThreshold,
 		FormatMajorVersion:          pebble.FormatNewest,
@@ -113,6 +195,7 @@ func Open(dir string, opts Options) (*Engine, error) {
 	for i := range po.Levels {
 		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 		po.Levels[i].FilterType = pebble.TableFilter
+		po.Levels[i].Compression = func() *sstable.CompressionProfile { return valuesUncompressed }
 	}
 	// Values of separateValuesFrom bytes or more go to blob files when a
 	// memtable is flushed, and compactions move references to them instead
@@ -127,27 +210,79 @@ func Open(dir string, opts Options) (*Engine, error) {
 			Enabled:               true,
 			MinimumSize:           separateValuesFrom,
 			MaxBlobReferenceDepth: 10,
-			// Blob files whose values were mostly deleted (applied raft
-			// entries, overwritten or compacted versions) are rewritten
-			// once a fifth is garbage, bounding the disk they waste.
+			// Blob files whose values were mostly deleted (overwritten or
+			// compacted versions) are rewritten once a fifth is garbage,
+			// bounding the disk they waste.
 			RewriteMinimumAge:  time.Minute,
 			TargetGarbageRatio: 0.2,
 		}
 	}
-	// pebble fills defaults on its own copy; fill ours too, for
-	// MakeWriterOptions.
-	po.EnsureDefaults()
-	db, err := pebble.Open(dir, po)
-	if err != nil {
-		return nil, fmt.Errorf("storage: open %s: %w", dir, err)
-	}
-	return &Engine{DB: db, opts: po}, nil
+	return po
 }
 
-// Close flushes nothing beyond what pebble's WAL already holds and closes the
-// database.
+// valuesUncompressed compresses keys and small values as pebble does by
+// default, and leaves the blocks of large values (blob files) alone: the
+// values clients store that large are mostly compressed already (images,
+// protobuf or gzip payloads), and trying cost a copy and about 2 ms of CPU
+// per MiB on every flush (snappy on put-1mb's values, which do not
+// compress, as etcd never tries either).
+var valuesUncompressed = &block.CompressionProfile{
+	Name:                "cairn-values-uncompressed",
+	DataBlocks:          block.SnappyCompression.DataBlocks,
+	ValueBlocks:         block.NoCompression.ValueBlocks,
+	OtherBlocks:         block.SnappyCompression.OtherBlocks,
+	MinReductionPercent: block.SnappyCompression.MinReductionPercent,
+}
+
+// Close flushes the state machine, so that a restart need not apply the
+// raft log's entries again, and closes both databases. If the flush fails
+// the databases are still closed; what was not flushed is applied again
+// from the raft log at the next start.
 func (e *Engine) Close() error {
-	return e.DB.Close()
+	err := e.DB.Flush()
+	if cerr := e.close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func (e *Engine) close() error {
+	err := e.DB.Close()
+	if lerr := e.Log.Close(); err == nil {
+		err = lerr
+	}
+	return err
+}
+
+// FlushStateMachine starts a flush of the state machine's memtables and
+// returns at once; the channel is closed when the flush is done.
+func (e *Engine) FlushStateMachine() (<-chan struct{}, error) {
+	return e.DB.AsyncFlush()
+}
+
+// syncDirs syncs dir and each directory above it, so that the entries of the
+// directories just created (the data directory, and the databases' own in
+// it) survive a power failure: pebble syncs what it writes inside its
+// directory, not the directory's own entry in its parent.
+func syncDirs(fs vfs.FS, dir string) error {
+	for {
+		d, err := fs.OpenDir(dir)
+		if err != nil {
+			return fmt.Errorf("storage: sync %s: %w", dir, err)
+		}
+		err = d.Sync()
+		if cerr := d.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("storage: sync %s: %w", dir, err)
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return nil
+		}
+		dir = parent
+	}
 }
 
 // separateValuesFrom is the size from which pebble stores a value in a blob

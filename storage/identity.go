@@ -15,7 +15,7 @@ var identityKey = []byte{LocalPrefix, 'i', 'd'}
 // LoadIdentity returns the identity the member recorded when it first
 // started, and false if it never did.
 func (e *Engine) LoadIdentity() (*cairnpb.Identity, bool, error) {
-	v, closer, err := e.DB.Get(identityKey)
+	v, closer, err := e.Log.Get(identityKey)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return nil, false, nil
 	}
@@ -36,7 +36,7 @@ func (e *Engine) SaveIdentity(id *cairnpb.Identity) error {
 	if err != nil {
 		return err
 	}
-	if err := e.DB.Set(identityKey, b, pebble.Sync); err != nil {
+	if err := e.Log.Set(identityKey, b, pebble.Sync); err != nil {
 		return fmt.Errorf("storage: write identity: %w", err)
 	}
 	return nil
@@ -44,5 +44,5 @@ func (e *Engine) SaveIdentity(id *cairnpb.Identity) error {
 
 // DiskUsage returns the bytes the engine's files use on disk.
 func (e *Engine) DiskUsage() int64 {
-	return int64(e.DB.Metrics().DiskSpaceUsage())
+	return int64(e.DB.Metrics().DiskSpaceUsage() + e.Log.Metrics().DiskSpaceUsage())
 }

@@ -39,6 +39,7 @@ const maxSSTBytes = 64 << 20
 // sstables in a directory, for ReplaceStateMachine.
 type SSTWriter struct {
 	dir   string
+	fs    vfs.FS
 	opts  sstable.WriterOptions
 	w     *sstable.Writer
 	paths []string
@@ -48,13 +49,13 @@ type SSTWriter struct {
 // NewSSTWriter creates dir (which must not exist) and returns a writer into
 // it.
 func (e *Engine) NewSSTWriter(dir string) (*SSTWriter, error) {
-	if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
+	if _, err := e.fs.Stat(dir); err == nil {
+		return nil, fmt.Errorf("storage: snapshot directory %s: %w", dir, os.ErrExist)
+	}
+	if err := e.fs.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		return nil, err
-	}
-	return &SSTWriter{dir: dir, opts: e.opts.MakeWriterOptions(0, e.DB.TableFormat())}, nil
+	return &SSTWriter{dir: dir, fs: e.fs, opts: e.opts.MakeWriterOptions(0, e.DB.TableFormat())}, nil
 }
 
 // Add writes one key. Keys must be strictly increasing and inside the state
@@ -74,7 +75,7 @@ func (w *SSTWriter) Add(key, value []byte) error {
 	}
 	if w.w == nil {
 		path := filepath.Join(w.dir, fmt.Sprintf("%06d.sst", len(w.paths)))
-		f, err := vfs.Default.Create(path, vfs.WriteCategoryUnspecified)
+		f, err := w.fs.Create(path, vfs.WriteCategoryUnspecified)
 		if err != nil {
 			return err
 		}
@@ -107,7 +108,7 @@ func (w *SSTWriter) Abort() {
 		_ = w.w.Close()
 		w.w = nil
 	}
-	_ = os.RemoveAll(w.dir)
+	_ = w.fs.RemoveAll(w.dir)
 }
 
 // ReplaceStateMachine atomically replaces every key of the state machine with

@@ -44,6 +44,20 @@ func Recover(store *mvcc.Store) (applied uint64, cs *raftpb.ConfState, err error
 	return Describe(v)
 }
 
+// RecoverDurable returns the applied index and the raft conf state as of
+// that index of the state machine as it is on disk (mvcc.ReadDurable): the
+// state a restart after a crash starts from. The raft log must keep every
+// entry after that index.
+func RecoverDurable(store *mvcc.Store) (applied uint64, cs *raftpb.ConfState, err error) {
+	v, err := store.ReadDurable()
+	if err != nil {
+		return 0, nil, err
+	}
+	defer v.Close()
+	cs, err = readConfState(v.Meta)
+	return v.AppliedIndex(), cs, err
+}
+
 // Describe returns the applied index of a view's state and the raft conf
 // state as of that index (the metadata of a snapshot of that state).
 func Describe(v *mvcc.ReadView) (applied uint64, cs *raftpb.ConfState, err error) {

@@ -17,8 +17,19 @@ import (
 type Config struct {
 	Raft *actor.PID
 	Log  *raftlog.Log
-	// Applied returns the state machine's applied index and conf state.
-	Applied func() (uint64, *raftpb.ConfState, error)
+	// Durable returns the applied index and conf state of the state
+	// machine as it is on disk (apply.RecoverDurable): entries after that
+	// index are applied again after a crash, so the log keeps them.
+	Durable func() (uint64, *raftpb.ConfState, error)
+	// Applied, if not nil, returns the state machine's applied index, in
+	// memory; with Flush, it bounds how far the durable index may lag.
+	Applied func() uint64
+	// Flush, if not nil, starts a flush of the state machine and returns a
+	// channel closed when it ends. The compactor starts one when the
+	// entries applied but not yet durable pass RetentionBytes, so that the
+	// log stays within its budget when the state machine's memtables fill
+	// slowly (entries that write little or nothing, such as failed txns).
+	Flush func() (<-chan struct{}, error)
 	// RetentionBytes bounds the applied entries kept. Default 64 MiB.
 	RetentionBytes uint64
 	// Interval between compactions. Default 100ms: entries removed while
@@ -33,8 +44,8 @@ type Config struct {
 
 // Props returns the props of a log compactor.
 func Props(cfg Config) (*actor.Props, error) {
-	if cfg.Raft == nil || cfg.Log == nil || cfg.Applied == nil {
-		return nil, errors.New("logcompactor: Raft, Log and Applied are required")
+	if cfg.Raft == nil || cfg.Log == nil || cfg.Durable == nil {
+		return nil, errors.New("logcompactor: Raft, Log and Durable are required")
 	}
 	if cfg.RetentionBytes == 0 {
 		cfg.RetentionBytes = 64 << 20
@@ -51,6 +62,7 @@ func Props(cfg Config) (*actor.Props, error) {
 type compactor struct {
 	cfg       Config
 	stopTicks func()
+	flushing  <-chan struct{} // closed when the flush started last ends
 }
 
 func (c *compactor) Receive(ctx actor.Context) {
@@ -71,13 +83,16 @@ func (c *compactor) Receive(ctx actor.Context) {
 }
 
 func (c *compactor) compact(st *cairnpb.LogStatus) error {
-	applied, cs, err := c.cfg.Applied()
+	applied, cs, err := c.cfg.Durable()
 	if err != nil {
 		return err
 	}
 	first, _ := c.cfg.Log.FirstIndex()
 	last, _ := c.cfg.Log.LastIndex()
 	applied = min(applied, last)
+	if err := c.maybeFlush(max(applied, first-1), last); err != nil {
+		return err
+	}
 	if applied < first {
 		return nil // nothing applied is left to remove
 	}
@@ -86,6 +101,40 @@ func (c *compactor) compact(st *cairnpb.LogStatus) error {
 		return err
 	}
 	return c.cfg.Log.Compact(target, cs)
+}
+
+// maybeFlush starts a flush of the state machine when the entries applied
+// after its durable index pass the retention budget, unless one is under
+// way. durable is in [FirstIndex()-1, LastIndex()].
+func (c *compactor) maybeFlush(durable, last uint64) error {
+	if c.cfg.Flush == nil || c.cfg.Applied == nil {
+		return nil
+	}
+	if c.flushing != nil {
+		select {
+		case <-c.flushing:
+			c.flushing = nil
+		default:
+			return nil
+		}
+	}
+	applied := min(c.cfg.Applied(), last)
+	if applied <= durable {
+		return nil
+	}
+	lag, err := c.cfg.Log.BytesAfter(durable)
+	if err != nil {
+		return err
+	}
+	rest, err := c.cfg.Log.BytesAfter(applied)
+	if err != nil {
+		return err
+	}
+	if lag-rest <= c.cfg.RetentionBytes {
+		return nil
+	}
+	c.flushing, err = c.cfg.Flush()
+	return err
 }
 
 // followerShare divides the budget for a member that does not lead: it

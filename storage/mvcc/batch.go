@@ -402,12 +402,12 @@ func (b *Batch) deleteKeyRecord(k []byte) error {
 // before the entries were applied, is what makes them durable. The batch
 // cannot be used after Commit, whatever it returns.
 //
-// The batch still goes through pebble's WAL (unsynced), so the values are
-// written to disk twice, once in the raft log. Measured under restart-1m's
-// load, writing that WAL costs about 2% of a member's CPU (most of a
-// commit's time is the memtable insert, which any write needs); skipping
-// it would take a second pebble instance without a WAL and a log compactor
-// bound to the applied index pebble has flushed, for little gain.
+// The state machine's database has no write-ahead log (storage.Engine): a
+// committed batch is durable once pebble flushes its memtable, and until
+// then the raft log keeps the entries it applied (ReadDurable), so that a
+// restart after a crash applies them again. Each value is written to disk
+// once in the raft log and once when flushed, as etcd writes it once in its
+// WAL and once in bbolt.
 func (b *Batch) Commit(appliedIndex uint64) error {
 	if b.closed {
 		return errBatchClosed

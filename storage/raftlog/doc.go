@@ -1,7 +1,7 @@
 // Package raftlog implements raft.Storage on pebble: the raft log, the hard
 // state and the metadata of the last snapshot, all persisted under
 // storage.RaftLogPrefix (keys.go gives the layout). It never reads or writes
-// another prefix of the shared pebble database.
+// another prefix of its pebble database (the log's own: storage.Engine.Log).
 //
 // Entries are read from pebble when raft asks for them; none are kept in
 // memory beyond a small, byte-bounded cache of the most recent ones
