@@ -123,6 +123,18 @@ func TestRatioRow(t *testing.T) {
 	}
 }
 
+func TestFormatSize(t *testing.T) {
+	for _, c := range []struct {
+		kind Kind
+		v    float64
+		want string
+	}{{Size, 418, "418B"}, {Size, 24.1 * 1024, "24.1KiB"}, {Size, 7.8 * (1 << 20), "7.8MiB"}, {Duration, 177e-6, "177µs"}, {Duration, 0.0175, "17.5ms"}} {
+		if got := format(Figure{Kind: c.kind, Value: c.v}); got != c.want {
+			t.Errorf("format(%v, %v) = %q, want %q", c.kind, c.v, got, c.want)
+		}
+	}
+}
+
 // testLog sends progress lines to the test log.
 type testLog struct{ t *testing.T }
 

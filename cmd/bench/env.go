@@ -110,7 +110,8 @@ func (e *Env) StartMember(ctx context.Context, name string) (*Member, error) {
 
 // newSpecs picks ports and data dirs for new members that form one cluster.
 func (e *Env) newSpecs(names []string) ([]MemberSpec, error) {
-	ports, err := freePorts(3 * len(names))
+	const perMember = 4 // client, peer, pprof, metrics
+	ports, err := freePorts(perMember * len(names))
 	if err != nil {
 		return nil, err
 	}
@@ -120,14 +121,15 @@ func (e *Env) newSpecs(names []string) ([]MemberSpec, error) {
 		if _, ok := e.specs[name]; ok {
 			return nil, fmt.Errorf("member %s exists", name)
 		}
-		p := ports[3*i:]
+		p := ports[perMember*i:]
 		spec := MemberSpec{
-			Name:      name,
-			DataDir:   filepath.Join(e.Dir, name+".data"),
-			ClientURL: fmt.Sprintf("http://127.0.0.1:%d", p[0]),
-			PeerURL:   fmt.Sprintf("http://127.0.0.1:%d", p[1]),
-			PprofAddr: fmt.Sprintf("127.0.0.1:%d", p[2]),
-			Args:      e.Args,
+			Name:       name,
+			DataDir:    filepath.Join(e.Dir, name+".data"),
+			ClientURL:  fmt.Sprintf("http://127.0.0.1:%d", p[0]),
+			PeerURL:    fmt.Sprintf("http://127.0.0.1:%d", p[1]),
+			PprofAddr:  fmt.Sprintf("127.0.0.1:%d", p[2]),
+			MetricsURL: fmt.Sprintf("http://127.0.0.1:%d", p[3]),
+			Args:       e.Args,
 		}
 		specs = append(specs, spec)
 		initial = append(initial, name+"="+spec.PeerURL)

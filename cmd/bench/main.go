@@ -51,11 +51,12 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 		for _, w := range speedWorkloads {
 			fmt.Fprintf(out, "  %s\n", w.Name())
 		}
+		fmt.Fprintf(out, "\n-workloads speed names the speed-* ones (make bench-speed).\n")
 		fmt.Fprintf(out, "\nFlags:\n\n")
 		fs.PrintDefaults()
 	}
 	o := &options{}
-	names := fs.String("workloads", "all", "Comma-separated workloads to run, or all.")
+	names := fs.String("workloads", "all", "Comma-separated workloads to run, all, or speed (the speed-* loads).")
 	systems := fs.String("systems", "cairn,etcd", "Comma-separated systems to run: cairn, etcd.")
 	fs.StringVar(&o.cairnBin, "cairn-bin", "", "Cairn member binary. Default: go build ./cmd/node into the temporary directory.")
 	fs.StringVar(&o.etcdBin, "etcd-bin", "", "etcd binary. Default: tools/bin/etcd of the module (make tools).")
@@ -101,8 +102,11 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 }
 
 func selectWorkloads(list string) ([]Workload, error) {
-	if list == "all" {
+	switch list {
+	case "all":
 		return workloads, nil
+	case "speed":
+		return speedLoads, nil
 	}
 	var out []Workload
 	known := slices.Concat(workloads, speedWorkloads)
@@ -146,6 +150,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	prof := profiler{dir: o.profileDir, seconds: o.profileTime}
 	results, runErr := runAll(ctx, o.workloads, systems, o.shape, tmp, o.keep, prof, stderr)
+	if slices.ContainsFunc(o.workloads, isSpeedLoad) {
+		fmt.Fprint(stdout, speedLegend)
+	}
 	printTable(stdout, o.workloads, o.shape, results)
 	if o.csvPath != "" {
 		if err := writeCSV(o.csvPath, results); err != nil {

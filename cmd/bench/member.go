@@ -93,18 +93,26 @@ func (m *Member) CPU() (time.Duration, error) {
 	if err != nil {
 		return 0, err
 	}
-	// Fields after the parenthesised command name; utime and stime are the
-	// 14th and 15th fields of the line, in clock ticks.
-	s := string(b)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	cpu, err := parseStatCPU(string(b))
+	if err != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: %w", m.PID(), err)
+	}
+	return cpu, nil
+}
+
+// parseStatCPU returns utime+stime of a /proc/PID/stat line. They are the
+// 14th and 15th fields, in clock ticks; the fields are counted after the
+// parenthesised command name, which may itself contain spaces.
+func parseStatCPU(stat string) (time.Duration, error) {
+	fields := strings.Fields(stat[strings.LastIndexByte(stat, ')')+1:])
 	if len(fields) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: too few fields", m.PID())
+		return 0, errors.New("too few fields")
 	}
 	var ticks uint64
 	for _, f := range fields[11:13] {
 		n, err := strconv.ParseUint(f, 10, 64)
 		if err != nil {
-			return 0, fmt.Errorf("/proc/%d/stat: %w", m.PID(), err)
+			return 0, err
 		}
 		ticks += n
 	}

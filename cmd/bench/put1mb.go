@@ -128,6 +128,21 @@ func startCluster(ctx context.Context, env *Env, n int) ([]*Member, *Member, err
 // RSS are still those of the member that led at the start, the one the
 // clients wrote to).
 func addClusterFigures(env *Env, res *Result, ms []*Member, leader *Member) {
+	noteLeaderMoved(env, res, ms, leader)
+	hs := env.HeapSamples()
+	res.Add(FigHeapPeak, Bytes, maxOf(heapPoints(hs, leader.Spec.Name, 0, env.rec.now())))
+	var others uint64
+	for _, m := range ms {
+		if m != leader {
+			others = max(others, env.PeakRSSOf(m.Spec.Name))
+		}
+	}
+	res.Add(FigOthersPeak, Bytes, float64(others))
+}
+
+// noteLeaderMoved adds FigLeaderMoved if a member of ms other than leader
+// leads now.
+func noteLeaderMoved(env *Env, res *Result, ms []*Member, leader *Member) {
 	var running []*Member
 	for _, m := range ms {
 		if env.live[m] {
@@ -138,15 +153,6 @@ func addClusterFigures(env *Env, res *Result, ms []*Member, leader *Member) {
 		env.Logf("leadership moved from %s to %s during the run", leader.Spec.Name, now.Spec.Name)
 		res.Add(FigLeaderMoved, Count, 1)
 	}
-	hs := env.HeapSamples()
-	res.Add(FigHeapPeak, Bytes, maxOf(heapPoints(hs, leader.Spec.Name, 0, env.rec.now())))
-	var others uint64
-	for _, m := range ms {
-		if m != leader {
-			others = max(others, env.PeakRSSOf(m.Spec.Name))
-		}
-	}
-	res.Add(FigOthersPeak, Bytes, float64(others))
 }
 
 // stopAll stops the members still running.

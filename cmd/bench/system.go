@@ -25,6 +25,9 @@ type MemberSpec struct {
 	// PprofAddr is host:port for a profiling endpoint of its own, when the
 	// system needs one (Cairn under -cpuprofile).
 	PprofAddr string
+	// MetricsURL (http://127.0.0.1:port) serves /metrics: Cairn serves it
+	// only on --listen-metrics-urls, so both systems get one there.
+	MetricsURL string
 }
 
 // A System is a server implementation under test.
@@ -66,6 +69,7 @@ func memberFlags(m MemberSpec) []string {
 		"--initial-advertise-peer-urls", m.PeerURL,
 		"--initial-cluster", m.InitialCluster,
 		"--initial-cluster-state", "new",
+		"--listen-metrics-urls", m.MetricsURL,
 		"--log-level", "info",
 	}
 }

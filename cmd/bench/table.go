@@ -85,6 +85,9 @@ func format(f Figure) string {
 	case Rate:
 		return fmt.Sprintf("%.0f", f.Value)
 	case Duration:
+		if f.Value < 1e-3 {
+			return fmt.Sprintf("%.0fµs", f.Value*1e6)
+		}
 		if f.Value < 1 {
 			return fmt.Sprintf("%.1fms", f.Value*1000)
 		}
@@ -94,6 +97,14 @@ func format(f Figure) string {
 			return "-" + mib(uint64(-f.Value))
 		}
 		return mib(uint64(f.Value))
+	case Size:
+		switch {
+		case f.Value < 1<<10:
+			return fmt.Sprintf("%.0fB", f.Value)
+		case f.Value < 1<<20:
+			return fmt.Sprintf("%.1fKiB", f.Value/(1<<10))
+		}
+		return fmt.Sprintf("%.1fMiB", f.Value/(1<<20))
 	default:
 		return fmt.Sprintf("%.0f", f.Value)
 	}

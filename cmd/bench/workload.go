@@ -32,21 +32,25 @@ var workloads = []Workload{
 	&restart1M{},
 }
 
-// speedWorkloads compare speed where etcd is at its best, small keys; they
-// run only when named (-workloads small-puts,lin-reads; make bench-speed).
-var speedWorkloads = []Workload{
+// speedWorkloads compare speed; they run only when named. small-puts and
+// lin-reads compare where etcd is at its best, small keys
+// (-workloads small-puts,lin-reads); speedLoads (speed.go) are the three
+// loads of make bench-speed (-workloads speed), which add what each request
+// costs.
+var speedWorkloads = append([]Workload{
 	&smallKV{name: "small-puts"},
 	&smallKV{name: "lin-reads", reads: true},
-}
+}, speedLoads...)
 
 // Kind says what unit a figure is in and so how it is printed.
 type Kind int
 
 const (
 	Rate     Kind = iota // per second
-	Duration             // seconds; printed in ms below 1 s
+	Duration             // seconds; printed in ms below 1 s, in µs below 1 ms
 	Bytes                // printed in MiB
 	Count                // a plain number
+	Size                 // bytes, printed in B, KiB or MiB as fits (per-op costs)
 )
 
 // Figure is one measured value of one run.
