@@ -25,6 +25,7 @@ func main() {
 type options struct {
 	workloads   []Workload
 	systems     []string
+	rounds      int
 	cairnBin    string
 	etcdBin     string
 	shape       LoadShape
@@ -60,6 +61,8 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 	systems := fs.String("systems", "cairn,etcd", "Comma-separated systems to run: cairn, etcd.")
 	fs.StringVar(&o.cairnBin, "cairn-bin", "", "Cairn member binary. Default: go build ./cmd/node into the temporary directory.")
 	fs.StringVar(&o.etcdBin, "etcd-bin", "", "etcd binary. Default: tools/bin/etcd of the module (make tools).")
+	fs.IntVar(&o.rounds, "rounds", 1, "Run every workload on every system this many times, alternating which system runs first, and print each figure's median "+
+		"and each round's throughput. Above 1, not with -csv or -plot-dir.")
 	fs.IntVar(&o.shape.Workers, "workers", 64, "Concurrent requests in flight.")
 	fs.IntVar(&o.shape.Conns, "conns", 4, "gRPC connections the workers share.")
 	fs.IntVar(&o.shape.Batch, "batch", 100, "Puts per write request; above 1 each request is a txn.")
@@ -97,6 +100,12 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 	}
 	if err := o.shape.Validate(); err != nil {
 		return nil, err
+	}
+	if o.rounds < 1 {
+		return nil, errors.New("rounds must be at least 1")
+	}
+	if o.rounds > 1 && (o.csvPath != "" || o.plotDir != "") {
+		return nil, errors.New("-csv and -plot-dir keep the samples of one round: use -rounds 1")
 	}
 	return o, nil
 }
@@ -148,12 +157,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "bench:", err)
 		return 1
 	}
+	speed := slices.ContainsFunc(o.workloads, isSpeedLoad)
 	prof := profiler{dir: o.profileDir, seconds: o.profileTime}
-	results, runErr := runAll(ctx, o.workloads, systems, o.shape, tmp, o.keep, prof, stderr)
-	if slices.ContainsFunc(o.workloads, isSpeedLoad) {
+	rounds, runErr := runRounds(ctx, o.rounds, o.workloads, systems, o.shape, tmp, o.keep, prof, stderr)
+	results := rounds[0]
+	if o.rounds > 1 {
+		results = medianResults(rounds)
+		fmt.Fprintf(stdout, "Medians of %d rounds; the systems alternate which runs first.\n", len(rounds))
+	}
+	if speed {
 		fmt.Fprint(stdout, speedLegend)
 	}
 	printTable(stdout, o.workloads, o.shape, results)
+	if o.rounds > 1 {
+		printRounds(stdout, rounds, results)
+	}
 	if o.csvPath != "" {
 		if err := writeCSV(o.csvPath, results); err != nil {
 			fmt.Fprintln(stderr, "bench: csv:", err)
