@@ -6,6 +6,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/cairnkv/cairn/raftactor"
+	"github.com/cairnkv/cairn/storage"
 )
 
 // MemoryBudget is what a member's configuration lets each bounded consumer
@@ -46,9 +47,9 @@ func (c Config) MemoryBudget() MemoryBudget {
 	return MemoryBudget{
 		{What: "pebble block cache", Flags: "--pebble-cache-bytes",
 			Bytes: so.CacheBytes, OffHeap: true},
-		{What: "pebble memtables (and batches over half a memtable, on the Go heap, until flushed)",
-			Flags: "--pebble-memtable-bytes x --pebble-memtable-stop-writes-threshold",
-			Bytes: int64(so.MemTableBytes) * int64(so.MemTableStopWritesThreshold), OffHeap: true},
+		{What: "pebble memtables: the state machine's, and the raft log's two (and batches over half a memtable, on the Go heap, until flushed)",
+			Flags: "--pebble-memtable-bytes x (--pebble-memtable-stop-writes-threshold + 2)",
+			Bytes: storage.MemTablesBytes(so), OffHeap: true},
 		{What: "leader: uncommitted raft entries", Flags: "--raft-max-uncommitted-bytes",
 			Bytes: int64(r.MaxUncommittedEntriesSize)},
 		{What: "follower: entries received from the leader and their log batch", Flags: "2 x --raft-max-inflight-bytes",

@@ -15,11 +15,11 @@ import (
 )
 
 // Options size the pebble engine. Their sum bounds the engine's memory: the
-// block cache holds CacheBytes (up to 2*MemTableBytes more per database
-// while fewer than two of its memtables exist, see Open), and each of the
-// two databases keeps at most MemTableBytes*MemTableStopWritesThreshold
-// bytes of memtables at once (writes stall, rather than memory growing,
-// beyond that).
+// block cache holds CacheBytes (more while fewer than two memtables of each
+// database exist, see Open), the state machine's database keeps at most
+// MemTableBytes*MemTableStopWritesThreshold bytes of memtables at once
+// (writes stall, rather than memory growing, beyond that), and the raft
+// log's two memtables of twice MemTableBytes (MemTablesBytes).
 type Options struct {
 	// CacheBytes is the size of the block cache both databases share. Zero
 	// means 32 MiB.
@@ -81,10 +81,6 @@ func (o Options) Validate() error {
 	return nil
 }
 
-// Databases is how many pebble databases a member keeps (see the package
-// documentation), for sizing memory.
-const Databases = 2
-
 // Engine is a member's storage: two pebble databases, one for the state
 // machine and one for the raft log (see the package documentation).
 type Engine struct {
@@ -121,17 +117,17 @@ func Open(dataDir string, opts Options) (*Engine, error) {
 	opts = opts.withDefaults()
 	// pebble counts its memtables against the block cache: each memtable
 	// reserves its size in the cache (pebble.Cache.Reserve), and so does the
-	// obsolete one it keeps to recycle. Under writes two memtables of each
-	// database exist (one filling, one flushing or kept for reuse), so a
-	// cache of CacheBytes alone held no blocks at all at the defaults:
+	// obsolete one it keeps to recycle. Under writes two memtables of the
+	// state machine exist (one filling, one flushing or kept for reuse), so
+	// a cache of CacheBytes alone held no blocks at all at the defaults:
 	// every read decompressed and checksummed its index, filter and data
 	// blocks again, and a put of a new key cost 14.5 µs instead of 6
-	// (storage/mvcc's BenchmarkPutNewKeysOnDisk). Sized for those
-	// memtables on top, the cache keeps CacheBytes of blocks while writes
-	// go on. Blocks and memtables together stay within CacheBytes +
-	// 2*MemTableBytes per database, or the memtables alone when more queue
-	// (up to MemTableStopWritesThreshold of them): within the sum above.
-	cache := pebble.NewCache(opts.CacheBytes + Databases*2*int64(opts.MemTableBytes))
+	// (storage/mvcc's BenchmarkPutNewKeysOnDisk). Sized for those two and
+	// the raft log's one on top, the cache keeps CacheBytes of blocks while
+	// writes go on (the log's flushes are short: its entries are mostly
+	// gone by then). Blocks and memtables together stay within that sum,
+	// or the memtables alone when more queue: within the sum of Options.
+	cache := pebble.NewCache(opts.CacheBytes + 2*int64(opts.MemTableBytes) + int64(LogMemTableBytes(opts)))
 	// Each DB takes its own reference to the cache.
 	defer cache.Unref()
 
@@ -149,6 +145,13 @@ func Open(dataDir string, opts Options) (*Engine, error) {
 	for i := range log.Levels {
 		log.Levels[i].Compression = func() *sstable.CompressionProfile { return sstable.NoCompression }
 	}
+	// Entries removed while their memtable still takes writes are dropped
+	// when it is flushed, never written again: the log compactor removes
+	// them soon enough for most (logcompactor.Config.FlushAfterBytes), so
+	// the log's flushes are mostly tombstones, quick to write, and two
+	// memtables are enough.
+	log.MemTableSize = LogMemTableBytes(opts)
+	log.MemTableStopWritesThreshold = logMemTables
 	// pebble fills defaults on its own copy; fill ours too, for
 	// MakeWriterOptions.
 	state.EnsureDefaults()
@@ -176,6 +179,18 @@ func Open(dataDir string, opts Options) (*Engine, error) {
 		return nil, err
 	}
 	return e, nil
+}
+
+// logMemTables is how many memtables the raft log's database keeps at most.
+const logMemTables = 2
+
+// LogMemTableBytes is the size of one memtable of the raft log's database.
+func LogMemTableBytes(opts Options) uint64 { return opts.withDefaults().MemTableBytes }
+
+// MemTablesBytes bounds the memtables of both databases together.
+func MemTablesBytes(opts Options) int64 {
+	opts = opts.withDefaults()
+	return int64(opts.MemTableBytes)*int64(opts.MemTableStopWritesThreshold) + int64(LogMemTableBytes(opts))*logMemTables
 }
 
 // dbOptions returns the options both databases share.

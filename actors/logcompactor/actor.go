@@ -26,10 +26,18 @@ type Config struct {
 	Applied func() uint64
 	// Flush, if not nil, starts a flush of the state machine and returns a
 	// channel closed when it ends. The compactor starts one when the
-	// entries applied but not yet durable pass RetentionBytes, so that the
-	// log stays within its budget when the state machine's memtables fill
-	// slowly (entries that write little or nothing, such as failed txns).
+	// entries applied but not yet durable pass FlushAfterBytes.
 	Flush func() (<-chan struct{}, error)
+	// FlushAfterBytes is how many bytes of applied entries may wait for
+	// the state machine to flush before the compactor has it flush. Set
+	// below the size of the log's memtable, it lets entries leave the log
+	// while their memtable still takes writes, so that its flush drops
+	// them instead of writing them to an sstable (on put-1mb, 1 MiB
+	// entries, about 6% of the entries were flushed). It also keeps the
+	// log within its budget when the state machine's memtables fill slowly
+	// (entries that write little or nothing, such as failed txns). Default
+	// RetentionBytes.
+	FlushAfterBytes uint64
 	// RetentionBytes bounds the applied entries kept. Default 64 MiB.
 	RetentionBytes uint64
 	// Interval between compactions. Default 100ms: entries removed while
@@ -49,6 +57,9 @@ func Props(cfg Config) (*actor.Props, error) {
 	}
 	if cfg.RetentionBytes == 0 {
 		cfg.RetentionBytes = 64 << 20
+	}
+	if cfg.FlushAfterBytes == 0 {
+		cfg.FlushAfterBytes = cfg.RetentionBytes
 	}
 	if cfg.Interval == 0 {
 		cfg.Interval = 100 * time.Millisecond
@@ -76,13 +87,13 @@ func (c *compactor) Receive(ctx actor.Context) {
 	case *cairnpb.LogCompactTick:
 		ctx.Request(c.cfg.Raft, &cairnpb.LogStatusRequest{})
 	case *cairnpb.LogStatus:
-		if err := c.compact(m); err != nil {
+		if err := c.compact(ctx, m); err != nil {
 			c.cfg.Logger.Warn("raft log compaction failed", "error", err)
 		}
 	}
 }
 
-func (c *compactor) compact(st *cairnpb.LogStatus) error {
+func (c *compactor) compact(ctx actor.Context, st *cairnpb.LogStatus) error {
 	applied, cs, err := c.cfg.Durable()
 	if err != nil {
 		return err
@@ -90,7 +101,7 @@ func (c *compactor) compact(st *cairnpb.LogStatus) error {
 	first, _ := c.cfg.Log.FirstIndex()
 	last, _ := c.cfg.Log.LastIndex()
 	applied = min(applied, last)
-	if err := c.maybeFlush(max(applied, first-1), last); err != nil {
+	if err := c.maybeFlush(ctx, max(applied, first-1), last); err != nil {
 		return err
 	}
 	if applied < first {
@@ -104,9 +115,8 @@ func (c *compactor) compact(st *cairnpb.LogStatus) error {
 }
 
 // maybeFlush starts a flush of the state machine when the entries applied
-// after its durable index pass the retention budget, unless one is under
-// way. durable is in [FirstIndex()-1, LastIndex()].
-func (c *compactor) maybeFlush(durable, last uint64) error {
+// after its durable index pass FlushAfterBytes, unless one is under way. durable is in [FirstIndex()-1, LastIndex()].
+func (c *compactor) maybeFlush(ctx actor.Context, durable, last uint64) error {
 	if c.cfg.Flush == nil || c.cfg.Applied == nil {
 		return nil
 	}
@@ -130,11 +140,22 @@ func (c *compactor) maybeFlush(durable, last uint64) error {
 	if err != nil {
 		return err
 	}
-	if lag-rest <= c.cfg.RetentionBytes {
+	if lag-rest <= c.cfg.FlushAfterBytes {
 		return nil
 	}
-	c.flushing, err = c.cfg.Flush()
-	return err
+	ch, err := c.cfg.Flush()
+	if err != nil {
+		return err
+	}
+	c.flushing = ch
+	// Compact as soon as the flush ends, not at the next tick: entries
+	// removed sooner are more often dropped with the log's memtable.
+	system, self := ctx.ActorSystem(), ctx.Self()
+	go func() {
+		<-ch
+		system.Root.Send(self, &cairnpb.LogCompactTick{})
+	}()
+	return nil
 }
 
 // followerShare divides the budget for a member that does not lead: it
