@@ -8,6 +8,7 @@
 //	go run ./cmd/bench -workloads put-1mb   # one workload
 //	go run ./cmd/bench -keys 20000          # a quick restart-1m run
 //	go run ./cmd/bench -csv rss.csv -plot-dir plots  # also every sample, and PNGs
+//	go run ./cmd/bench -workloads speed -rounds 3   # make bench-speed
 //
 // Cairn is cmd/node, built with `go build` unless -cairn-bin names a binary;
 // etcd is tools/bin/etcd (`make tools`) unless -etcd-bin names one. Both run
@@ -31,6 +32,15 @@
 //
 // On a cluster, "peak RSS" and "RSS after" are the leader's (the member the
 // clients write to); "others peak" is the highest peak of the other members.
+//
+// Every member serves Prometheus /metrics on a port of its own
+// (--listen-metrics-urls, which both systems take; Cairn serves it nowhere
+// else), for go_memstats_alloc_bytes_total.
+//
+// -rounds N runs every workload on every system N times, the systems
+// alternating which goes first (rounds.go), and the table shows the median
+// of each figure, followed by each round's throughput: on a machine shared
+// with other work one run says little.
 //
 // # Workloads
 //
@@ -75,6 +85,26 @@
 //     exit); start→serve; RSS served (right after the first Get); restart
 //     peak (peak RSS of the restarted process); anon after (RssAnon at the
 //     end: RSS without file pages such as the executable and bbolt's mmap).
+//
+// Two more pairs run only when named. small-puts and lin-reads (smallkv.go)
+// compare speed where etcd is at its best, small keys. -workloads speed
+// (speed.go; make bench-speed, with -rounds 3) names three loads that also
+// show what each request costs, summed over the 3 members over the load
+// phase: CPU time (utime+stime of /proc/PID/stat), Go heap allocated
+// (go_memstats_alloc_bytes_total), bytes written to disk (write_bytes of
+// /proc/PID/io) and passed to write (wchar):
+//
+//   - speed-put-1mb: 300 puts of 1 MiB to distinct keys on the leader, 4 in
+//     flight on 2 connections, --max-request-bytes 2 MiB on both.
+//   - speed-small-puts: puts of 256 B to one of 10,000 keys on the leader,
+//     100 in flight on 10 connections, for 20 s.
+//   - speed-lin-reads: linearizable gets of those keys, 100 in flight on 10
+//     connections spread over the members, for 20 s.
+//
+// With them the disk under the data dirs is measured once, before the
+// loads (syncrate.go): 4 KiB and 1 MiB appends each followed by fdatasync,
+// and each system's 1 MB puts are set against what that synced bandwidth
+// allows for the bytes each put wrote.
 //
 // Every workload has flags to make it smaller or shorter (see -help);
 // go test ./cmd/bench runs a tiny version of each.

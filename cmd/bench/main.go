@@ -57,7 +57,7 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 		fs.PrintDefaults()
 	}
 	o := &options{}
-	names := fs.String("workloads", "all", "Comma-separated workloads to run, all, or speed (the speed-* loads).")
+	names := fs.String("workloads", "all", "Comma-separated workloads to run, all, or speed (the speed-* loads and the disk's synced-write rates).")
 	systems := fs.String("systems", "cairn,etcd", "Comma-separated systems to run: cairn, etcd.")
 	fs.StringVar(&o.cairnBin, "cairn-bin", "", "Cairn member binary. Default: go build ./cmd/node into the temporary directory.")
 	fs.StringVar(&o.etcdBin, "etcd-bin", "", "etcd binary. Default: tools/bin/etcd of the module (make tools).")
@@ -157,7 +157,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "bench:", err)
 		return 1
 	}
+	// With the speed loads, the disk's synced-write rates are measured
+	// first, before any member runs and competes for the disk.
 	speed := slices.ContainsFunc(o.workloads, isSpeedLoad)
+	var rates syncRates
+	if speed {
+		if rates, err = measureSyncRates(tmp); err != nil {
+			fmt.Fprintln(stderr, "bench: synced-write rates:", err)
+			return 1
+		}
+	}
 	prof := profiler{dir: o.profileDir, seconds: o.profileTime}
 	rounds, runErr := runRounds(ctx, o.rounds, o.workloads, systems, o.shape, tmp, o.keep, prof, stderr)
 	results := rounds[0]
@@ -171,6 +180,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	printTable(stdout, o.workloads, o.shape, results)
 	if o.rounds > 1 {
 		printRounds(stdout, rounds, results)
+	}
+	if speed {
+		printSyncRates(stdout, rates, results)
 	}
 	if o.csvPath != "" {
 		if err := writeCSV(o.csvPath, results); err != nil {
