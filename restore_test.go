@@ -44,8 +44,14 @@ func TestBackupRestoresANewCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// A follower's backup: any member can take one.
-	snap, err := old.Followers()[0].Client.Snapshot(ctx)
+	// A follower's backup: any member can take one. A backup is of what the
+	// member has applied (as in etcd); a linearizable read through the
+	// follower first waits until it has applied the last put.
+	follower := old.Followers()[0].Client
+	if _, err := follower.Get(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := follower.Snapshot(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,6 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"go.etcd.io/raft/v3/raftpb"
 	"go.opentelemetry.io/otel/trace"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/cairnkv/cairn/actors/watch"
 	"github.com/cairnkv/cairn/proto/cairnpb"
@@ -327,7 +326,7 @@ func (a *applyActor) decode(ents []*raftpb.Entry) (props []*cairnpb.Proposal, ke
 			continue
 		}
 		p := &cairnpb.Proposal{}
-		if err := proto.Unmarshal(e.GetData(), p); err != nil {
+		if err := unmarshalProposal(e.GetData(), p); err != nil {
 			// Every member fails alike on the same bytes: skip the entry
 			// rather than stop the cluster.
 			a.cfg.Logger.Error("skipping undecodable entry", "index", e.GetIndex(), "error", err)

@@ -61,3 +61,63 @@ func TestDecode(t *testing.T) {
 		t.Errorf("keys %q, want %q", got, want)
 	}
 }
+
+// TestUnmarshalProposalAliasesLargeValues checks that a proposal decodes to
+// the same message whichever way, and that a large put's value aliases the
+// entry's data (no copy) while a small one does not.
+func TestUnmarshalProposalAliasesLargeValues(t *testing.T) {
+	for _, size := range []int{0, 10, aliasValuesFrom - 1, aliasValuesFrom, 1 << 20} {
+		want := &cairnpb.Proposal{
+			Id:     7,
+			Origin: &cairnpb.Origin{MemberId: 1, Incarnation: 2, Waiter: "w"},
+			Trace:  map[string]string{"traceparent": "00-x"},
+			Request: &pb.InternalRaftRequest{
+				Header: &pb.RequestHeader{ID: 9},
+				Put:    &pb.PutRequest{Key: []byte("k"), Value: make([]byte, size), Lease: 5, PrevKv: true},
+			},
+		}
+		for i := range want.Request.Put.Value {
+			want.Request.Put.Value[i] = byte(i)
+		}
+		data, err := proto.Marshal(want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := &cairnpb.Proposal{}
+		if err := unmarshalProposal(data, got); err != nil {
+			t.Fatalf("%d bytes: %v", size, err)
+		}
+		if !proto.Equal(got, want) {
+			t.Fatalf("%d bytes: decoded %v, want %v", size, got, want)
+		}
+		v := got.GetRequest().GetPut().GetValue()
+		within := len(v) > 0 && sliceWithin(v, data)
+		if want := size >= aliasValuesFrom; within != want {
+			t.Errorf("%d bytes: value aliases the entry %v, want %v", size, within, want)
+		}
+	}
+	// Not a put, a malformed proposal, a put whose request field occurs
+	// twice (merged by protobuf): decoded as protobuf decodes them.
+	big := &pb.PutRequest{Key: []byte("k"), Value: make([]byte, aliasValuesFrom)}
+	twice, _ := proto.Marshal(&cairnpb.Proposal{Request: &pb.InternalRaftRequest{Put: big}})
+	more, _ := proto.Marshal(&cairnpb.Proposal{Request: &pb.InternalRaftRequest{Header: &pb.RequestHeader{ID: 3}}})
+	twice = append(twice, more...)
+	for _, data := range [][]byte{twice, {0xff, 0xff}, {0x22, 0x05, 0x01}} {
+		want, got := &cairnpb.Proposal{}, &cairnpb.Proposal{}
+		wantErr := proto.Unmarshal(data, want)
+		gotErr := unmarshalProposal(data, got)
+		if (wantErr == nil) != (gotErr == nil) || !proto.Equal(got, want) {
+			t.Errorf("%x: decoded %v (%v), protobuf decodes %v (%v)", data, got, gotErr, want, wantErr)
+		}
+	}
+}
+
+// sliceWithin reports whether v lies inside b's memory.
+func sliceWithin(v, b []byte) bool {
+	for i := range b {
+		if &b[i] == &v[0] {
+			return len(b)-i >= len(v)
+		}
+	}
+	return false
+}

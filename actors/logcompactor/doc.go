@@ -8,6 +8,13 @@
 //	min(applied, that index)           when what lies after it fits the budget,
 //	the first index whose tail fits    otherwise (capped at applied),
 //
+// where applied is the applied index of the state machine as pebble has
+// flushed it (apply.RecoverDurable): the state machine's database has no
+// write-ahead log, so a restart after a crash applies again every entry
+// after that index, and the log must still hold them. When the entries
+// applied but not yet flushed pass Config.FlushAfterBytes it starts a flush
+// of the state machine, and compacts again as soon as the flush ends.
+//
 // so the log never holds more than RetentionBytes of applied entries, and a
 // member further behind than the budget is sent a snapshot instead. A member
 // that does not lead keeps an eighth of the budget of applied entries, so

@@ -266,8 +266,7 @@ func (b *Batch) put(key, value []byte, lease int64) error {
 		m.create = old.create
 		m.version = old.version + 1
 	}
-	b.vbuf = appendVersion(b.vbuf[:0], &m, value)
-	if err := b.setKey(versionKey(b.kbuf[:0], key, main, sub), b.vbuf); err != nil {
+	if err := b.setVersion(versionKey(b.kbuf[:0], key, main, sub), &m, value); err != nil {
 		return err
 	}
 	// The revision-log record is written by Commit (writeLog).
@@ -388,6 +387,19 @@ func (b *Batch) deleteKey(key []byte, old *meta) error {
 func (b *Batch) setKey(k, v []byte) error {
 	b.kbuf = k
 	return b.b.Set(k, v, nil)
+}
+
+// setVersion sets k to the version record of m and value, encoding it
+// straight into the batch: assembled in a scratch buffer first, a large
+// value was copied twice, into a buffer as large (allocated again by each
+// batch) and then into the batch.
+func (b *Batch) setVersion(k []byte, m *meta, value []byte) error {
+	b.kbuf = k
+	b.vbuf = appendVersionHeader(b.vbuf[:0], m)
+	op := b.b.SetDeferred(len(k), len(b.vbuf)+len(value))
+	copy(op.Key, k)
+	copy(op.Value[copy(op.Value, b.vbuf):], value)
+	return op.Finish()
 }
 
 // deleteKeyRecord deletes k in the batch, keeping k's buffer as the key

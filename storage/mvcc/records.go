@@ -48,11 +48,15 @@ const flagTombstone byte = 1
 // version record: flags byte; unless a tombstone, uvarint create, varint
 // version, varint lease, then the value's bytes up to the end.
 func appendVersion(dst []byte, m *meta, value []byte) []byte {
+	return append(appendVersionHeader(dst, m), value...)
+}
+
+// appendVersionHeader appends what a version record holds before its value.
+func appendVersionHeader(dst []byte, m *meta) []byte {
 	dst = append(dst, 0)
 	dst = binary.AppendUvarint(dst, uint64(m.create))
 	dst = binary.AppendVarint(dst, m.version)
-	dst = binary.AppendVarint(dst, m.lease)
-	return append(dst, value...)
+	return binary.AppendVarint(dst, m.lease)
 }
 
 var tombstoneRecord = []byte{flagTombstone}

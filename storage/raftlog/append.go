@@ -100,22 +100,14 @@ func (l *Log) stageEntries(b *pebble.Batch, s, next *state, ents []*raftpb.Entry
 		added = make([]cachedEntry, 0, len(ents))
 	}
 	for _, e := range ents {
-		var size uint64
-		l.scratch, size, err = appendEntryValue(l.scratch[:0], e, cum)
+		size, err := setEntry(b, e, cum)
 		if err != nil {
 			return nil, nil, err
 		}
 		cum += size
-		if err := b.Set(entryKey(e.GetIndex()), l.scratch, nil); err != nil {
-			return nil, nil, fmt.Errorf("raftlog: append: %w", err)
-		}
 		if l.cache != nil {
 			added = append(added, cachedEntry{e: e, size: size, cum: cum})
 		}
-	}
-	// Do not keep a huge buffer alive after an unusually large entry.
-	if cap(l.scratch) > 1<<20 {
-		l.scratch = nil
 	}
 	next.last, next.lastCum = newLast, cum
 	return added, mid, nil

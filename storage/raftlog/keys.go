@@ -3,6 +3,7 @@ package raftlog
 import (
 	"encoding/binary"
 	"fmt"
+	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/cairnkv/cairn/storage"
 	"go.etcd.io/raft/v3/raftpb"
@@ -70,19 +71,28 @@ func parseEntryKey(k []byte) (uint64, error) {
 	return binary.BigEndian.Uint64(k[2:]), nil
 }
 
-// appendEntryValue appends the value of e, whose running total before it is
-// prevCum, to dst. It returns the extended slice and e's encoded size.
-func appendEntryValue(dst []byte, e *raftpb.Entry, prevCum uint64) ([]byte, uint64, error) {
-	start := len(dst)
-	dst = append(dst, make([]byte, entryHeaderLen)...)
-	dst, err := proto.MarshalOptions{}.MarshalAppend(dst, e)
+// setEntry adds entry e, whose running total before it is prevCum, to b,
+// marshalling it straight into the batch: through a scratch buffer, a large
+// entry was copied twice, into a buffer as large (allocated anew for each
+// entry over 1 MiB) and then into the batch. It returns e's encoded size.
+func setEntry(b *pebble.Batch, e *raftpb.Entry, prevCum uint64) (uint64, error) {
+	size := proto.Size(e)
+	op := b.SetDeferred(entryKeyLen, entryHeaderLen+size)
+	copy(op.Key, entryKey(e.GetIndex()))
+	binary.BigEndian.PutUint64(op.Value, e.GetTerm())
+	binary.BigEndian.PutUint64(op.Value[8:], prevCum+uint64(size))
+	// UseCachedSize: proto.Size just computed it.
+	out, err := proto.MarshalOptions{UseCachedSize: true}.MarshalAppend(op.Value[entryHeaderLen:entryHeaderLen], e)
 	if err != nil {
-		return nil, 0, fmt.Errorf("raftlog: marshal entry %d: %w", e.GetIndex(), err)
+		return 0, fmt.Errorf("raftlog: marshal entry %d: %w", e.GetIndex(), err)
 	}
-	size := uint64(len(dst) - start - entryHeaderLen)
-	binary.BigEndian.PutUint64(dst[start:], e.GetTerm())
-	binary.BigEndian.PutUint64(dst[start+8:], prevCum+size)
-	return dst, size, nil
+	if len(out) != size {
+		return 0, fmt.Errorf("raftlog: entry %d marshalled to %d bytes, sized %d", e.GetIndex(), len(out), size)
+	}
+	if err := op.Finish(); err != nil {
+		return 0, fmt.Errorf("raftlog: append: %w", err)
+	}
+	return uint64(size), nil
 }
 
 // entryHeader decodes the term and running total stored before an entry.

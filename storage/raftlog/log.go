@@ -30,8 +30,6 @@ type Log struct {
 	writeMu sync.Mutex
 	// broken is set when a batch failed to commit; guarded by writeMu.
 	broken error
-	// scratch is the writer's buffer for encoding values; guarded by writeMu.
-	scratch []byte
 }
 
 var _ raft.Storage = (*Log)(nil)
