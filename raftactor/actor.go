@@ -60,7 +60,9 @@ type raftActor struct {
 	lastHeard   map[uint64]time.Time
 	unreachable map[uint64]bool
 
-	// waiting are proposals made while no leader was known (pending.go).
+	// batch are the proposals made since the last Ready, and waiting those
+	// made while no leader was known (pending.go).
+	batch        proposalBatch
 	waiting      []waitingProposal
 	waitingBytes int
 
@@ -84,10 +86,14 @@ func (a *raftActor) Receive(ctx actor.Context) {
 		a.start(ctx)
 	case *actor.Stopping, *actor.Restarting:
 		a.stop()
+		a.failBatch(ctx)
 		a.failWaiting(ctx)
 	case *cairnpb.RaftReady:
 		a.readyQueued = false
-		a.cfg.Tracer.Continue(ctx, a.readyTrace, "RaftReady", func() { a.handleReady(ctx) })
+		a.cfg.Tracer.Continue(ctx, a.readyTrace, "RaftReady", func() {
+			a.proposeBatch(ctx)
+			a.handleReady(ctx)
+		})
 		a.readyTrace = nil
 	case *cairnpb.Tick:
 		a.rn.Tick()
@@ -98,8 +104,10 @@ func (a *raftActor) Receive(ctx actor.Context) {
 	case *cairnpb.SubscribeLeader:
 		a.subscribeLeader(ctx)
 	case *cairnpb.ProposeConfChange:
+		a.proposeBatch(ctx) // proposals keep their order
 		a.proposeConfChange(ctx, m)
 	case *cairnpb.TransferLeader:
+		a.proposeBatch(ctx)
 		a.rn.TransferLeader(m.GetTo())
 	case *cairnpb.ProgressRequest:
 		a.progress(ctx)
@@ -135,7 +143,7 @@ func (a *raftActor) Receive(ctx actor.Context) {
 	if a.rn != nil {
 		a.flushWaiting(ctx)
 	}
-	if a.rn != nil && !a.readyQueued && a.rn.HasReady() {
+	if a.rn != nil && !a.readyQueued && (len(a.batch.entries) > 0 || a.rn.HasReady()) {
 		a.readyQueued = true
 		ctx.Send(ctx.Self(), &cairnpb.RaftReady{})
 	}

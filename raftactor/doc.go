@@ -11,6 +11,9 @@
 //  2. After a message leaves raft with work to do, the actor sends itself
 //     RaftReady; messages already queued are stepped before it arrives, so one
 //     Ready, and one synced pebble write, covers them all (group commit).
+//     Proposals are gathered until then and stepped as one MsgProp just
+//     before the Ready (pending.go): raft appends them at once and sends each
+//     follower one MsgApp for all of them.
 //  3. On RaftReady: committed entries go to the apply actor as
 //     MsgStorageApply; messages for peers go to the transport, one RaftBatch
 //     per member (ready.go); entries and the hard state are appended to

@@ -55,5 +55,8 @@ func (a *raftActor) proposeAsLeader(ctx actor.Context, m *cairnpb.ProposeAsLeade
 		}
 		return
 	}
-	a.propose(ctx, &cairnpb.Propose{Data: m.GetData()})
+	// Stepped now, not with the next batch: leadership may change before
+	// then. The batch goes first, so that proposals keep their order.
+	a.proposeBatch(ctx)
+	a.refused(ctx, a.rn.Propose(m.GetData()))
 }

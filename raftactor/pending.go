@@ -5,6 +5,8 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/cairnkv/cairn/proto/cairnpb"
 )
@@ -26,23 +28,87 @@ type waitingProposal struct {
 	deadline time.Time
 }
 
-// proposeOrWait proposes data, or queues it while no leader is known.
-func (a *raftActor) proposeOrWait(ctx actor.Context, data []byte) {
-	if a.rn.BasicStatus().Lead == raft.None {
-		a.wait(ctx, data)
-		return
-	}
-	a.refused(ctx, a.rn.Propose(data))
+// Proposals are stepped into raft in batches: the Propose messages handled
+// between two Readies become one MsgProp with all their entries (stepped
+// just before the Ready, or once the batch reaches maxBatchBytes). Raft
+// then appends them at once and sends each follower one MsgApp for the
+// batch, not one per proposal, and each follower answers one MsgAppResp.
+// The proposals wait no longer than before: raft would only persist and
+// send them at that Ready. A batch raft refuses is refused to each of its
+// senders alike.
+
+// maxBatchBytes bounds the data of one batch of proposals: a batch is no
+// larger than raft's MaxSizePerMsg default, so that a refusal for
+// uncommitted bytes (MaxUncommittedEntriesSize) refuses few proposals that
+// would have fit one by one.
+const maxBatchBytes = 1 << 20
+
+// proposalBatch holds the proposals made since the last Ready.
+type proposalBatch struct {
+	entries []*raftpb.Entry
+	senders []*actor.PID // of each entry; nil when the sender wants no answer
+	bytes   int
 }
 
-func (a *raftActor) wait(ctx actor.Context, data []byte) {
+// proposeOrWait proposes data with the next batch, or queues it while no
+// leader is known.
+func (a *raftActor) proposeOrWait(ctx actor.Context, data []byte) {
+	if a.rn.BasicStatus().Lead == raft.None {
+		a.wait(ctx, ctx.Sender(), data)
+		return
+	}
+	b := &a.batch
+	b.entries = append(b.entries, &raftpb.Entry{Data: data})
+	b.senders = append(b.senders, ctx.Sender())
+	b.bytes += len(data)
+	if b.bytes >= maxBatchBytes {
+		a.proposeBatch(ctx)
+	}
+}
+
+// proposeBatch steps the batch of proposals into raft as one MsgProp (or
+// queues them while no leader is known), and empties it.
+func (a *raftActor) proposeBatch(ctx actor.Context) {
+	b := &a.batch
+	if len(b.entries) == 0 {
+		return
+	}
+	if a.rn.BasicStatus().Lead == raft.None {
+		for i, e := range b.entries {
+			a.wait(ctx, b.senders[i], e.GetData())
+		}
+	} else if err := a.rn.Step(&raftpb.Message{
+		Type:    raftpb.MsgProp.Enum(),
+		From:    proto.Uint64(a.cfg.ID),
+		Entries: b.entries,
+	}); err != nil {
+		for _, s := range b.senders {
+			a.refuse(ctx, s, err)
+		}
+	}
+	// Raft keeps the entries; the slices are not reused.
+	*b = proposalBatch{}
+}
+
+// failBatch answers the proposals of the batch that the member is stopping.
+func (a *raftActor) failBatch(ctx actor.Context) {
+	for _, s := range a.batch.senders {
+		if s != nil {
+			ctx.Send(s, &cairnpb.Result{Error: &cairnpb.Error{
+				Code: cairnpb.ErrorCode_ERROR_CODE_STOPPED, Message: "member is stopping"}})
+		}
+	}
+	a.batch = proposalBatch{}
+}
+
+func (a *raftActor) wait(ctx actor.Context, sender *actor.PID, data []byte) {
 	if a.waitingBytes+len(data) > maxWaitingBytes {
-		a.refused(ctx, raft.ErrProposalDropped)
+		a.refuse(ctx, sender, raft.ErrProposalDropped)
 		return
 	}
 	a.waiting = append(a.waiting, waitingProposal{
 		data:     data,
-		sender:   ctx.Sender(),
+		sender:   sender,
 		deadline: time.Now().Add(a.cfg.ElectionTimeout()),
 	})
 	a.waitingBytes += len(data)
