@@ -24,6 +24,9 @@ var (
 // waitLeader returns once a leader is known, or errNoLeader after an election
 // timeout without one.
 func (s *Server) waitLeader(ctx context.Context) error {
+	if s.cfg.Board.Load().Lead != 0 {
+		return nil // the common case, without the board's lock
+	}
 	var timer *time.Timer
 	for {
 		changed := s.cfg.Board.LeaderChanged()
@@ -49,12 +52,10 @@ func (s *Server) waitLeader(ctx context.Context) error {
 // etcd's "request timed out".
 func (s *Server) ask(ctx context.Context, send func(w replyTarget)) (any, error) {
 	w := reply.New(s.cfg.System)
-	tctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
-	defer cancel()
 	send(w)
-	m, err := w.Wait(tctx)
+	m, err := w.WaitTimeout(ctx, s.cfg.RequestTimeout)
 	if err != nil {
-		if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+		if errors.Is(err, reply.ErrTimeout) {
 			return nil, errTimeout
 		}
 		return nil, err
@@ -127,7 +128,7 @@ func etcdHeaderBytes(memberID uint64) int {
 // locally, so that a read of the store that follows is linearizable.
 func (s *Server) linearize(ctx context.Context) error {
 	m, err := s.ask(ctx, func(w replyTarget) {
-		s.send(ctx, s.cfg.ReadIndex, &cairnpb.ReadIndexRequest{}, w)
+		s.send(ctx, s.cfg.ReadIndex, readIndexRequest, w)
 	})
 	tracing.RequestFrom(ctx).Step("agreement among raft nodes before linearized reading")
 	if err != nil {
@@ -139,6 +140,10 @@ func (s *Server) linearize(ctx context.Context) error {
 	}
 	return fromProto(res.GetError())
 }
+
+// readIndexRequest is every read index request: it has no fields, and
+// messages are not modified once sent.
+var readIndexRequest = &cairnpb.ReadIndexRequest{}
 
 // replyTarget is where an actor sends its answer.
 type replyTarget = *reply.Waiter

@@ -3,7 +3,10 @@ package reply
 import (
 	"context"
 	"errors"
+	"strconv"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 )
@@ -11,20 +14,28 @@ import (
 // ErrClosed is returned by Wait after Close.
 var ErrClosed = errors.New("reply: waiter closed")
 
+// ErrTimeout is returned by WaitTimeout when its timeout passes first.
+var ErrTimeout = errors.New("reply: no answer within the timeout")
+
 // Waiter receives one answer. Create it with New; use it once.
 type Waiter struct {
 	system *actor.ActorSystem
 	pid    *actor.PID
 	ch     chan any // capacity 1: the first answer wins, later ones are dropped
-	once   sync.Once
+	closed atomic.Bool
 }
+
+// ids numbers waiters. The "reply$" prefix keeps their ids apart from
+// protoactor's own (its ids and futures' start with "$" or "future$"), and
+// from those of every other actor system of the process.
+var ids atomic.Uint64
 
 // New registers a waiter in system.
 func New(system *actor.ActorSystem) *Waiter {
 	w := &Waiter{system: system, ch: make(chan any, 1)}
-	// NextId is unique within the system; the prefix keeps waiters apart from
-	// protoactor's own futures in diagnostics.
-	pid, ok := system.ProcessRegistry.Add((*process)(w), "reply"+system.ProcessRegistry.NextId())
+	var buf [32]byte
+	id := string(strconv.AppendUint(append(buf[:0], "reply$"...), ids.Add(1), 36))
+	pid, ok := system.ProcessRegistry.Add((*process)(w), id)
 	if !ok {
 		// Ids come from a process-wide counter: a clash is a bug.
 		panic("reply: waiter id already registered: " + pid.Id)
@@ -51,10 +62,49 @@ func (w *Waiter) Wait(ctx context.Context) (any, error) {
 	}
 }
 
+// timers are stopped timers for WaitTimeout. A stopped timer delivers
+// nothing afterwards (Go 1.23 timers), so it can be reset for another wait.
+var timers = sync.Pool{New: func() any {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return t
+}}
+
+// WaitTimeout is Wait, bounded by timeout as well as by ctx: if timeout
+// passes first it returns ErrTimeout. It is context.WithTimeout and Wait
+// without the derived context, whose timer and cancellation cost more than
+// the wait itself on a busy server.
+func (w *Waiter) WaitTimeout(ctx context.Context, timeout time.Duration) (any, error) {
+	if d, ok := ctx.Deadline(); ok && time.Until(d) <= timeout {
+		// ctx ends first.
+		return w.Wait(ctx)
+	}
+	defer w.Close()
+	t := timers.Get().(*time.Timer)
+	t.Reset(timeout)
+	defer func() {
+		t.Stop()
+		timers.Put(t)
+	}()
+	select {
+	case m, ok := <-w.ch:
+		if !ok {
+			return nil, ErrClosed
+		}
+		return m, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-t.C:
+		return nil, ErrTimeout
+	}
+}
+
 // Close deregisters the waiter. Messages sent afterwards go to dead letters.
 // Safe to call more than once and concurrently with Wait.
 func (w *Waiter) Close() {
-	w.once.Do(func() { w.system.ProcessRegistry.Remove(w.pid) })
+	if w.closed.CompareAndSwap(false, true) {
+		w.system.ProcessRegistry.Remove(w.pid)
+	}
 }
 
 // Ask sends msg to pid with the waiter as sender and waits for the answer.
