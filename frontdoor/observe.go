@@ -49,22 +49,20 @@ func (s *Server) observeUnary(ctx context.Context, req any, info *grpc.UnaryServ
 		tracing.Annotate(ctx, tracing.RequestAttributes(req)...)
 	}
 	ctx, r := tracing.StartRequest(ctx, info.FullMethod, s.requestIDs.Add(1))
-	var resp any
-	// Described only if logged.
-	r.Describe(func() []slog.Attr {
-		attrs := logAttrs(tracing.RequestAttributes(req))
-		if rev := responseRevision(resp); rev != 0 {
-			attrs = append(attrs, slog.Int64("revision", rev))
-		}
-		return attrs
-	})
 	resp, err := handler(ctx, req)
 	if recording {
 		if rev := responseRevision(resp); rev != 0 {
 			tracing.Annotate(ctx, tracing.RevisionAttr.Int64(rev))
 		}
 	}
-	r.End(ctx, s.cfg.Logger, s.cfg.SlowRequest, err)
+	// Described only if logged.
+	r.End(ctx, s.cfg.Logger, s.cfg.SlowRequest, err, func() []slog.Attr {
+		attrs := logAttrs(tracing.RequestAttributes(req))
+		if rev := responseRevision(resp); rev != 0 {
+			attrs = append(attrs, slog.Int64("revision", rev))
+		}
+		return attrs
+	})
 	return resp, err
 }
 

@@ -19,13 +19,16 @@ const DefaultSlowRequest = 100 * time.Millisecond
 // where its time went. Its methods may be called on nil (no request
 // recorded). A Request belongs to the goroutine that handles the request.
 type Request struct {
-	op       string
-	id       uint64
-	start    time.Time
-	span     trace.Span // nil when the request's span does not record
-	steps    []step
-	attrs    []slog.Attr
-	describe func() []slog.Attr
+	op    string
+	id    uint64
+	start time.Time
+	span  trace.Span // nil when the request's span does not record
+	steps []step
+	attrs []slog.Attr
+	// The first steps and attributes of a request fit here: recording them
+	// allocates nothing beyond the Request.
+	stepBuf [4]step
+	attrBuf [2]slog.Attr
 }
 
 type step struct {
@@ -35,15 +38,32 @@ type step struct {
 
 type requestKey struct{}
 
+// requestContext is the context StartRequest returns: the Request and the
+// context that carries it are one allocation.
+type requestContext struct {
+	context.Context
+	r Request
+}
+
+func (c *requestContext) Value(key any) any {
+	if _, ok := key.(requestKey); ok {
+		return &c.r
+	}
+	return c.Context.Value(key)
+}
+
 // StartRequest starts recording the request op (a gRPC method) with
 // request id id, and returns a context that carries it.
 func StartRequest(ctx context.Context, op string, id uint64) (context.Context, *Request) {
-	r := &Request{op: op, id: id, start: time.Now(), steps: make([]step, 0, 4)}
+	c := &requestContext{Context: ctx}
+	r := &c.r
+	r.op, r.id, r.start = op, id, time.Now()
+	r.steps, r.attrs = r.stepBuf[:0], r.attrBuf[:0]
 	if span := trace.SpanFromContext(ctx); span.IsRecording() {
 		r.span = span
 		span.SetAttributes(RequestAttr.String(strconv.FormatUint(id, 16)))
 	}
-	return context.WithValue(ctx, requestKey{}, r), r
+	return c, r
 }
 
 // RequestFrom returns the request ctx carries, or nil.
@@ -81,20 +101,13 @@ func (r *Request) Add(attrs ...slog.Attr) {
 	r.attrs = append(r.attrs, attrs...)
 }
 
-// Describe sets the function that returns attributes of the request's log
-// line; it is called only if the request is logged.
-func (r *Request) Describe(f func() []slog.Attr) {
-	if r == nil {
-		return
-	}
-	r.describe = f
-}
-
 // End finishes the request. If it took threshold or longer (and threshold
 // is positive) it is logged at warn level with the duration of every step,
-// as etcd logs "trace[id] op"; otherwise it is logged at debug level. It
-// returns how long the request took.
-func (r *Request) End(ctx context.Context, logger *slog.Logger, threshold time.Duration, err error) time.Duration {
+// as etcd logs "trace[id] op"; otherwise it is logged at debug level.
+// describe, if not nil, returns attributes of the log line: it is called
+// only if the request is logged (and not kept: a closure passed here need
+// not escape to the heap). It returns how long the request took.
+func (r *Request) End(ctx context.Context, logger *slog.Logger, threshold time.Duration, err error, describe func() []slog.Attr) time.Duration {
 	if r == nil {
 		return 0
 	}
@@ -116,8 +129,8 @@ func (r *Request) End(ctx context.Context, logger *slog.Logger, threshold time.D
 	if id := TraceID(ctx); id != "" {
 		attrs = append(attrs, slog.String("trace-id", id))
 	}
-	if r.describe != nil {
-		attrs = append(attrs, r.describe()...)
+	if describe != nil {
+		attrs = append(attrs, describe()...)
 	}
 	attrs = append(attrs, r.attrs...)
 	if err != nil {
