@@ -76,14 +76,14 @@ bench-restart: $(TOOLS)/etcd
 	$(GO) run ./cmd/bench -workloads restart-1m $(BENCHFLAGS)
 
 ## bench-speed: 1 MB puts (300, 4 in flight), 256 B puts and linearizable gets (100 in flight, 20 s each) on
-## 3 members of Cairn and of etcd, in 3 rounds that alternate which system runs first: medians of req/s,
-## latency, CPU, Go allocation and disk bytes per request, the leader's peak RSS, and the disk's synced-write
-## rates (about 10-15 minutes on 2 cores); the table on stdout and in $(BENCH_OUT)/speed.txt; shorter:
+## 3 members of Cairn and of etcd, in 5 rounds that alternate which system runs first (a round takes about
+## 2 minutes on 2 cores): medians of req/s, latency, CPU, Go allocation and disk bytes per request, the
+## leader's peak RSS, and the disk's synced-write rates; the table on stdout and in $(BENCH_OUT)/speed.txt; shorter:
 ## BENCHFLAGS="-rounds 1 -speed-put-1mb-count 50 -speed-small-puts-duration 5s -speed-lin-reads-duration 5s"
 .PHONY: bench-speed
 bench-speed: $(TOOLS)/etcd
 	mkdir -p $(BENCH_OUT)
-	$(GO) run ./cmd/bench -workloads speed -rounds 3 $(BENCHFLAGS) > $(BENCH_OUT)/speed.txt; \
+	$(GO) run ./cmd/bench -workloads speed -rounds 5 $(BENCHFLAGS) > $(BENCH_OUT)/speed.txt; \
 		status=$$?; cat $(BENCH_OUT)/speed.txt; exit $$status
 
 ## bench-memory: issue 5's five workloads against Cairn and etcd (about 45 minutes on 2 cores): the table

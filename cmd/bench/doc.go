@@ -8,7 +8,7 @@
 //	go run ./cmd/bench -workloads put-1mb   # one workload
 //	go run ./cmd/bench -keys 20000          # a quick restart-1m run
 //	go run ./cmd/bench -csv rss.csv -plot-dir plots  # also every sample, and PNGs
-//	go run ./cmd/bench -workloads speed -rounds 3   # make bench-speed
+//	go run ./cmd/bench -workloads speed -rounds 5   # make bench-speed
 //
 // Cairn is cmd/node, built with `go build` unless -cairn-bin names a binary;
 // etcd is tools/bin/etcd (`make tools`) unless -etcd-bin names one. Both run
@@ -86,9 +86,9 @@
 //     peak (peak RSS of the restarted process); anon after (RssAnon at the
 //     end: RSS without file pages such as the executable and bbolt's mmap).
 //
-// Two more pairs run only when named. small-puts and lin-reads (smallkv.go)
+// More workloads run only when named. small-puts and lin-reads (smallkv.go)
 // compare speed where etcd is at its best, small keys. -workloads speed
-// (speed.go; make bench-speed, with -rounds 3) names three loads that also
+// (speed.go; make bench-speed, with -rounds 5) names three loads that also
 // show what each request costs, summed over the 3 members over the load
 // phase: CPU time (utime+stime of /proc/PID/stat), Go heap allocated
 // (go_memstats_alloc_bytes_total), bytes written to disk (write_bytes of
