@@ -42,8 +42,8 @@ func (l *Log) Append(hs *raftpb.HardState, ents []*raftpb.Entry, sync bool) erro
 		return nil
 	}
 
-	b := l.newAppendBatch(appendBatchSize(hs, writeHS, ents))
-	defer b.Close()
+	b := l.appendBatch(appendBatchSize(hs, writeHS, ents))
+	defer l.keepAppendBatch(b)
 	next := *s
 	if writeHS {
 		if err := setHardState(b, hs); err != nil {
@@ -113,12 +113,47 @@ func (l *Log) stageEntries(b *pebble.Batch, s, next *state, ents []*raftpb.Entry
 	return added, mid, nil
 }
 
+// keptBatchBytes bounds the buffer of the batch the log keeps from one append
+// to the next (Log.kept): a member's appends are mostly alike in size, and a
+// new batch for each allocated, zeroed and faulted in a buffer as large as
+// the entries (twice per 1 MiB put on every member, with the state
+// machine's). A larger batch is dropped after its append.
+const keptBatchBytes = 4 << 20
+
+// appendBatch returns a batch for an append of size bytes: the one kept from
+// the last append if its buffer is large enough, else a new one.
+func (l *Log) appendBatch(size int) *pebble.Batch {
+	if b := l.kept; b != nil {
+		l.kept = nil
+		if cap(b.Repr()) >= size {
+			return b
+		}
+		b.Close()
+	}
+	return l.newAppendBatch(size)
+}
+
+// keepAppendBatch keeps b, committed or not, for the next append, unless its
+// buffer is over keptBatchBytes.
+func (l *Log) keepAppendBatch(b *pebble.Batch) {
+	if cap(b.Repr()) > keptBatchBytes {
+		b.Close()
+		return
+	}
+	// Reset drops the buffer itself if pebble still holds it (a commit
+	// whose WAL write is under way elsewhere): never reused while read.
+	b.Reset()
+	l.kept = b
+}
+
 // newAppendBatch returns a batch whose buffer holds size bytes from its
 // first record on. A batch that grows doubles its buffer: sized up front,
 // appending N bytes of entries holds N bytes, not up to 2N plus the
 // copies.
 func (l *Log) newAppendBatch(size int) *pebble.Batch {
-	b := l.db.NewBatchWithSize(size)
+	// The batch keeps a buffer up to keptBatchBytes through Reset (pebble's
+	// default is 1 MiB).
+	b := l.db.NewBatchWithSize(size, pebble.WithMaxRetainedSizeBytes(keptBatchBytes))
 	// pebble sets a batch's buffer up at its first record, replacing one
 	// smaller than the record rounded up to a power of two; Repr sets it
 	// up now and keeps this one. (WithInitialSizeBytes would instead stay

@@ -68,3 +68,41 @@ func TestAppendBatchSize(t *testing.T) {
 		t.Errorf("the batch was sized for %d bytes but holds %d: the estimate is loose", want, got)
 	}
 }
+
+// TestAppendKeepsItsBatch checks that appends of entries up to
+// keptBatchBytes reuse one batch buffer instead of allocating one each, and
+// that no buffer larger than that is kept.
+func TestAppendKeepsItsBatch(t *testing.T) {
+	e := newEnv(t, Options{CacheBytes: -1})
+	l := e.log
+	entry := func(i uint64, n int) []*raftpb.Entry {
+		return []*raftpb.Entry{{Index: proto.Uint64(i), Term: proto.Uint64(1), Type: raftpb.EntryNormal.Enum(), Data: bytes.Repeat([]byte{'x'}, n)}}
+	}
+	if err := l.Append(nil, entry(1, 1<<20), true); err != nil {
+		t.Fatal(err)
+	}
+	kept := l.kept // after a 1 MiB append
+	if kept == nil || cap(kept.Repr()) < 1<<20 {
+		t.Fatalf("after a 1 MiB append the log keeps %v", kept)
+	}
+	buf := kept.Repr()[:1]
+	if err := l.Append(nil, entry(2, 1<<20-100), true); err != nil {
+		t.Fatal(err)
+	}
+	if l.kept != kept || &l.kept.Repr()[:1][0] != &buf[0] {
+		t.Error("the second append did not reuse the first one's batch buffer")
+	}
+	if err := l.Append(nil, entry(3, keptBatchBytes+1), true); err != nil {
+		t.Fatal(err)
+	}
+	if l.kept != nil && cap(l.kept.Repr()) > keptBatchBytes {
+		t.Errorf("kept a batch of %d bytes, over %d", cap(l.kept.Repr()), keptBatchBytes)
+	}
+	// Every entry reads back as written.
+	for i, n := range map[uint64]int{1: 1 << 20, 2: 1<<20 - 100, 3: keptBatchBytes + 1} {
+		ents, err := l.Entries(i, i+1, 1<<30)
+		if err != nil || len(ents) != 1 || len(ents[0].GetData()) != n {
+			t.Fatalf("entry %d: %v, %d entries", i, err, len(ents))
+		}
+	}
+}

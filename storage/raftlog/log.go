@@ -30,6 +30,9 @@ type Log struct {
 	writeMu sync.Mutex
 	// broken is set when a batch failed to commit; guarded by writeMu.
 	broken error
+	// kept is the batch of the last append, reset, for the next; guarded
+	// by writeMu (append.go).
+	kept *pebble.Batch
 }
 
 var _ raft.Storage = (*Log)(nil)
