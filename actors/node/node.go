@@ -76,6 +76,7 @@ func Props(cfg Config) *actor.Props {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	d := newDispatcher(300) // protoactor's default throughput
 	st := &strategy{
 		core:        []string{ApplyName, RaftName, ReadIndexName},
 		maxRestarts: cfg.MaxRestarts,
@@ -83,7 +84,7 @@ func Props(cfg Config) *actor.Props {
 		coreStats:   actor.NewRestartStatistics(),
 		logger:      cfg.Logger,
 	}
-	return actor.PropsFromProducer(func() actor.Actor { return &supervisor{cfg: cfg} },
+	return actor.PropsFromProducer(func() actor.Actor { return &supervisor{cfg: cfg, dispatcher: d} },
 		actor.WithSupervisor(st))
 }
 
@@ -93,10 +94,12 @@ func ChildPID(node *actor.PID, name string) *actor.PID {
 }
 
 type supervisor struct {
-	removed  bool
-	cfg      Config
-	stopping bool
-	failed   bool
+	// dispatcher runs the children's mailboxes (dispatcher.go).
+	dispatcher *dispatcher
+	removed    bool
+	cfg        Config
+	stopping   bool
+	failed     bool
 }
 
 func (s *supervisor) Receive(ctx actor.Context) {
@@ -196,7 +199,7 @@ func (s *supervisor) spawnChild(ctx actor.Context, name string, props func() (*a
 	}
 	p = instrumented(p, name, s.cfg.Instrument)
 	// Outermost: a panic anywhere in the middleware chain is logged too.
-	p = p.Clone(actor.WithReceiverMiddleware(logPanics(s.cfg.Logger, name)))
+	p = p.Clone(actor.WithReceiverMiddleware(logPanics(s.cfg.Logger, name)), actor.WithDispatcher(s.dispatcher))
 	if _, err := ctx.SpawnNamed(p, name); err != nil {
 		return fmt.Errorf("node: spawn %s: %w", name, err)
 	}
