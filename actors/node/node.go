@@ -182,6 +182,21 @@ func (s *supervisor) spawn(ctx actor.Context) error {
 	}
 	ric := s.cfg.ReadIndex
 	ric.Raft, ric.Apply = raftPID, applyPID
+	if ric.MemberID == 0 {
+		ric.MemberID = tc.MemberID
+	}
+	if ric.Peer == nil && tc.Addresses != nil {
+		// Every member's read-index actor has the same id, as its raft
+		// actor does (Transport.RaftID).
+		id, addresses := ChildPID(self, ReadIndexName).GetId(), tc.Addresses
+		ric.Peer = func(member uint64) *actor.PID {
+			addrs, err := addresses()
+			if err != nil || addrs[member] == "" {
+				return nil
+			}
+			return actor.NewPID(addrs[member], id)
+		}
+	}
 	if err := s.spawnChild(ctx, ReadIndexName, func() (*actor.Props, error) { return readindex.Props(ric) }); err != nil {
 		return err
 	}

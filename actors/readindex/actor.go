@@ -29,6 +29,12 @@ type Config struct {
 	// Pending, if not nil, is kept equal to the number of reads waiting, for
 	// metrics and tests.
 	Pending *atomic.Int64
+	// MemberID is this member's raft ID, and Peer, if not nil, returns the
+	// read-index actor of another member (nil if it has no address): with
+	// both, a member that does not lead sends its rounds to the leader's
+	// read-index actor instead of through raft (forward.go).
+	MemberID uint64
+	Peer     func(id uint64) *actor.PID
 }
 
 func (c Config) withDefaults() Config {
@@ -59,21 +65,33 @@ func Props(cfg Config) (*actor.Props, error) {
 type read struct {
 	to       *actor.PID
 	deadline time.Time
+	// ctx is the context of a round another member's read-index actor
+	// forwarded (forward.go); nil for a reader of this member.
+	ctx []byte
 }
 
 type round struct {
 	ctx   []byte
 	reads []read
 	sent  time.Time
-	index uint64 // set once raft answers
+	to    *actor.PID // the raft actor, or the leader's read-index actor
+	index uint64     // set once raft answers
 }
 
 type readIndexActor struct {
 	cfg       Config
 	stopTicks func()
 
-	applied  uint64
-	seq      uint64
+	applied uint64
+	seq     uint64
+	// leader is the leader the raft actor last reported; leaderReads its
+	// read-index actor while rounds are forwarded to it, and noForward says
+	// that it left a forwarded round unanswered, so rounds go through raft
+	// until the leader changes (forward.go).
+	leader      uint64
+	leaderReads *actor.PID
+	noForward   bool
+
 	next     []read   // not yet in a round
 	inflight *round   // sent to raft, not answered
 	waiting  []*round // answered by raft, waiting for apply; ascending index
@@ -95,6 +113,8 @@ func (a *readIndexActor) Receive(ctx actor.Context) {
 		a.failAll(ctx, cairnpb.ErrorCode_ERROR_CODE_STOPPED, "member is stopping")
 	case *cairnpb.ReadIndexRequest:
 		a.request(ctx)
+	case *cairnpb.ReadIndexRound:
+		a.forwarded(ctx, m)
 	case *cairnpb.ReadState:
 		a.readState(ctx, m)
 	case *cairnpb.ReadIndexFailed:
@@ -105,6 +125,7 @@ func (a *readIndexActor) Receive(ctx actor.Context) {
 	case *cairnpb.ReadIndexTick:
 		a.expire(ctx, time.Now())
 	case *cairnpb.LeaderChanged:
+		a.setLeader(m.GetLeader())
 		// Raft forgets read requests when leadership changes, silently: send
 		// the round in flight again at once rather than at its timeout.
 		if a.inflight != nil && m.GetLeader() != 0 {
@@ -142,7 +163,11 @@ func (a *readIndexActor) send(ctx actor.Context, r *round) {
 	a.seq++
 	r.ctx = binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, a.cfg.Incarnation), a.seq)
 	r.sent = time.Now()
-	ctx.Request(a.cfg.Raft, &cairnpb.ReadIndexRound{Context: r.ctx})
+	r.to = a.cfg.Raft
+	if a.leaderReads != nil && !a.noForward {
+		r.to = a.leaderReads
+	}
+	ctx.Request(r.to, &cairnpb.ReadIndexRound{Context: r.ctx})
 }
 
 func (a *readIndexActor) readState(ctx actor.Context, m *cairnpb.ReadState) {
@@ -152,7 +177,9 @@ func (a *readIndexActor) readState(ctx actor.Context, m *cairnpb.ReadState) {
 	}
 	a.inflight = nil
 	r.index = m.GetIndex()
-	a.waiting = append(a.waiting, r)
+	if r.reads = a.answerForwarded(ctx, r.reads, r.index); len(r.reads) > 0 {
+		a.waiting = append(a.waiting, r)
+	}
 	a.release(ctx)
 	a.startRound(ctx)
 }
@@ -160,6 +187,13 @@ func (a *readIndexActor) readState(ctx actor.Context, m *cairnpb.ReadState) {
 func (a *readIndexActor) roundFailed(ctx actor.Context, m *cairnpb.ReadIndexFailed) {
 	r := a.inflight
 	if r == nil || !bytes.Equal(r.ctx, m.GetContext()) {
+		return
+	}
+	if r.to != a.cfg.Raft {
+		// The leader's read-index actor could not answer: raft's own
+		// answer, or its error, is the one to give.
+		a.noForward = true
+		a.send(ctx, r)
 		return
 	}
 	a.inflight = nil
@@ -185,6 +219,9 @@ func (a *readIndexActor) release(ctx actor.Context) {
 func (a *readIndexActor) expire(ctx actor.Context, now time.Time) {
 	timedOut := failure(cairnpb.ErrorCode_ERROR_CODE_TIMEOUT, "read index timed out")
 	if r := a.inflight; r != nil && now.Sub(r.sent) >= a.cfg.RoundTimeout {
+		if r.to != a.cfg.Raft {
+			a.noForward = true // an older leader, or a lost message
+		}
 		r.reads = a.dropExpired(ctx, r.reads, now, timedOut)
 		if len(r.reads) == 0 {
 			a.inflight = nil
@@ -227,7 +264,14 @@ func (a *readIndexActor) failAll(ctx actor.Context, code cairnpb.ErrorCode, msg 
 
 func (a *readIndexActor) answer(ctx actor.Context, reads []read, res *cairnpb.ReadIndexResult) {
 	for _, rd := range reads {
-		ctx.Send(rd.to, res)
+		switch {
+		case rd.ctx == nil:
+			ctx.Send(rd.to, res)
+		case res.GetError() != nil:
+			ctx.Send(rd.to, &cairnpb.ReadIndexFailed{Context: rd.ctx, Error: res.GetError()})
+		default:
+			ctx.Send(rd.to, &cairnpb.ReadState{Context: rd.ctx, Index: res.GetIndex()})
+		}
 	}
 	a.pending -= len(reads)
 }

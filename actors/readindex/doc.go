@@ -4,12 +4,15 @@
 //
 // It accepts ReadIndexRequest (from the front door; the sender receives a
 // ReadIndexResult), ReadState, ReadIndexFailed and LeaderChanged (from the
-// raft actor),
+// raft actor, or from the leader's read-index actor), ReadIndexRound (a
+// round another member forwarded, answered with ReadState or
+// ReadIndexFailed: forward.go),
 // Applied (from the apply actor, to which it subscribes when it starts) and
 // its own ReadIndexTick.
 //
 // A round is: one ReadIndexRound with a context unique to this incarnation,
-// sent to the raft actor; raft's ReadState answer carries the commit index at
+// sent to the raft actor (or, on a member that does not lead, to the
+// leader's read-index actor, which answers as raft would: forward.go); raft's ReadState answer carries the commit index at
 // the time the leader confirmed its leadership; once the apply actor has
 // applied that index, every read of the round may be served from the local
 // state machine, and is answered.
