@@ -8,7 +8,9 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/cairnkv/cairn/actors/node"
 	"github.com/cairnkv/cairn/cairntest"
+	"github.com/cairnkv/cairn/proto/cairnpb"
 )
 
 func TestMemberAddPromoteRemove(t *testing.T) {
@@ -136,6 +138,9 @@ func TestReconfigurationKeepsQuorum(t *testing.T) {
 	leader := c.Leader()
 	followers := c.Followers()
 	c.Net.Partition(followers[0].Address())
+	// The partition reaches the leader's raft actor through its transport,
+	// asynchronously: wait until the leader counts the member inactive.
+	waitInactive(t, leader, followers[0].ID())
 	_, err := leader.Client.MemberAdd(ctx, []string{"http://m9:2380"})
 	if !errors.Is(rpctypes.Error(err), rpctypes.Error(rpctypes.ErrGRPCUnhealthy)) {
 		t.Fatalf("adding a voter with one of three unreachable: %v, want %v", err, rpctypes.ErrGRPCUnhealthy)
@@ -147,5 +152,28 @@ func TestReconfigurationKeepsQuorum(t *testing.T) {
 	// A learner does not vote: adding one is fine.
 	if _, err := leader.Client.MemberAddAsLearner(ctx, []string{"http://m9:2380"}); err != nil {
 		t.Fatalf("adding a learner: %v", err)
+	}
+}
+
+// waitInactive waits until the leader's raft actor reports member id as
+// not active (raftactor ProgressRequest).
+func waitInactive(t *testing.T, leader *cairntest.Node, id uint64) {
+	t.Helper()
+	raft := node.ChildPID(leader.PID(), node.RaftName)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		res, err := leader.System().Root.RequestFuture(raft, &cairnpb.ProgressRequest{}, time.Second).Result()
+		if err != nil {
+			t.Fatalf("progress of the leader: %v", err)
+		}
+		for _, m := range res.(*cairnpb.ProgressResult).GetMembers() {
+			if m.GetId() == id && !m.GetActive() {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("member %x still active 10s after its partition", id)
+		}
+		time.Sleep(time.Millisecond) // a condition on the raft actor's state: no event to wait for
 	}
 }
