@@ -151,13 +151,16 @@ func start(system *actor.ActorSystem, cfg Config, engine *storage.Engine) (*Node
 			Tracer: tracer, Keys: &n.keys, OnCommit: m.OnCommit, OnSlowApply: m.OnSlowApply, SlowApply: cfg.SlowRequest,
 		},
 		LogCompactor: logcompactor.Config{
-			Log:            log,
-			Durable:        func() (uint64, *raftpb.ConfState, error) { return apply.RecoverDurable(store) },
-			Applied:        store.AppliedIndex,
-			Flush:          engine.FlushStateMachine,
-			RetentionBytes: cfg.RaftLogRetentionBytes,
-			Interval:       cfg.RaftLogCompactionInterval,
-			Logger:         logger,
+			Log:     log,
+			Durable: func() (uint64, *raftpb.ConfState, error) { return apply.RecoverDurable(store) },
+			Applied: store.AppliedIndex,
+			Flush:   engine.FlushStateMachine,
+			// Half the log's memtable: applied entries leave the log before
+			// its memtable is flushed (logcompactor.Config.FlushAfterBytes).
+			FlushAfterBytes: storage.LogMemTableBytes(cfg.Storage) / 2,
+			RetentionBytes:  cfg.RaftLogRetentionBytes,
+			Interval:        cfg.RaftLogCompactionInterval,
+			Logger:          logger,
 		},
 		Snapshot: snapshot.ReceiverConfig{
 			Engine:    engine,
