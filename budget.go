@@ -7,6 +7,7 @@ import (
 
 	"github.com/cairnkv/cairn/raftactor"
 	"github.com/cairnkv/cairn/storage"
+	"github.com/cairnkv/cairn/storage/mvcc"
 )
 
 // MemoryBudget is what a member's configuration lets each bounded consumer
@@ -59,6 +60,8 @@ func (c Config) MemoryBudget() MemoryBudget {
 			Bytes: max(2*int64(r.MaxCommittedSizePerReady), int64(c.ApplyCatchUpBytes))},
 		{What: "raft entry cache (recent entries, read by raft instead of pebble)", Flags: "--raft-entry-cache-bytes",
 			Bytes: max(c.RaftEntryCacheBytes, 0)},
+		{What: "latest records of recently written keys, so that puts skip their lookup", Flags: "fixed",
+			Bytes: mvcc.LatestCacheBytes},
 		{What: "proposals waiting for a leader to be known (at most an election timeout)", Flags: "fixed",
 			Bytes: raftactor.MaxWaitingBytes},
 		{What: "watch hub: events between apply and the streams", Flags: "--watch-hub-bytes",

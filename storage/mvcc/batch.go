@@ -47,6 +47,9 @@ type Batch struct {
 	kbuf, vbuf []byte // scratch for keys and values; pebble copies them
 
 	pre []prefetched // latest records looked up by Prefetch (prefetch.go)
+	// wrote holds the final latest record of every key the batch wrote,
+	// for the store's cache once committed (latestcache.go).
+	wrote map[string]latestRecord
 }
 
 // NewBatch opens the write batch. At most one may be open at a time: opening
@@ -275,6 +278,7 @@ func (b *Batch) put(key, value []byte, lease int64) error {
 		return err
 	}
 	pre.wroteLatest(&m)
+	b.noteLatest(key, &m)
 	if found && old.lease != 0 && old.lease != lease {
 		if err := b.deleteKeyRecord(leaseAttachKey(b.kbuf[:0], old.lease, key)); err != nil {
 			return err
@@ -369,6 +373,7 @@ func (b *Batch) deleteKey(key []byte, old *meta) error {
 		return err
 	}
 	b.prefetchedAt(key).wroteLatest(nil)
+	b.noteLatest(key, nil)
 	if old.lease != 0 {
 		if err := b.deleteKeyRecord(leaseAttachKey(b.kbuf[:0], old.lease, key)); err != nil {
 			return err
@@ -441,7 +446,21 @@ func (b *Batch) Commit(appliedIndex uint64) error {
 	b.s.rev.Store(st.rev)
 	b.s.compactRev.Store(st.compactRev)
 	b.s.applied.Store(st.applied)
+	b.s.latest.set(b.wrote)
 	return nil
+}
+
+// noteLatest records that the batch set key's latest record to m, or deleted
+// it if m is nil.
+func (b *Batch) noteLatest(key []byte, m *meta) {
+	if b.wrote == nil {
+		b.wrote = map[string]latestRecord{}
+	}
+	r := latestRecord{found: m != nil}
+	if m != nil {
+		r.m = *m
+	}
+	b.wrote[string(key)] = r
 }
 
 // writeLog writes the revision-log record of every change of the batch: one

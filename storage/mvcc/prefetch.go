@@ -22,6 +22,9 @@ import (
 // load of cmd/bench's restart-1m), a put costs about 4.7 µs of CPU instead
 // of 6.3, flushes and compactions included (BenchmarkPutNewKeysOnDisk).
 //
+// Keys whose latest record a recent batch committed come from the store's
+// cache instead (latestcache.go).
+//
 // Invariants:
 //
 //  1. b.pre is sorted by key, without duplicates; its keys alias the
@@ -68,17 +71,32 @@ func (b *Batch) Prefetch(keys [][]byte) error {
 		b.pre = append(b.pre, prefetched{key: k})
 	}
 
-	it, err := b.b.NewIter(&pebble.IterOptions{
-		LowerBound: []byte{prefixLatest},
-		UpperBound: []byte{prefixLatest + 1},
-	})
-	if err != nil {
-		b.pre = b.pre[:0]
-		return err
-	}
-	var buf []byte
+	var (
+		it  *pebble.Iterator
+		buf []byte
+		err error
+	)
 	for i := range b.pre {
 		p := &b.pre[i]
+		// What the batch wrote, else what it committed last (the store's
+		// cache), else a seek through the batch and pebble.
+		if r, ok := b.wrote[string(p.key)]; ok {
+			p.found, p.m = r.found, r.m
+			continue
+		}
+		if r, ok := b.s.latest.get(p.key); ok {
+			p.found, p.m = r.found, r.m
+			continue
+		}
+		if it == nil {
+			if it, err = b.b.NewIter(&pebble.IterOptions{
+				LowerBound: []byte{prefixLatest},
+				UpperBound: []byte{prefixLatest + 1},
+			}); err != nil {
+				b.pre = b.pre[:0]
+				return err
+			}
+		}
 		buf = latestKey(buf[:0], p.key)
 		if it.SeekPrefixGE(buf) && bytes.Equal(it.Key(), buf) {
 			v, verr := it.ValueAndErr()
@@ -92,8 +110,10 @@ func (b *Batch) Prefetch(keys [][]byte) error {
 			p.found = true
 		}
 	}
-	if cerr := it.Close(); err == nil {
-		err = cerr
+	if it != nil {
+		if cerr := it.Close(); err == nil {
+			err = cerr
+		}
 	}
 	if err != nil {
 		b.pre = b.pre[:0]

@@ -20,6 +20,9 @@ type Store struct {
 	rev        atomic.Int64
 	compactRev atomic.Int64
 	applied    atomic.Uint64
+	// latest caches committed latest records for Prefetch; see
+	// latestcache.go for who may touch it.
+	latest latestCache
 
 	batchOpen atomic.Bool
 	compactMu sync.Mutex // serializes RunCompaction calls
@@ -101,6 +104,7 @@ func (s *Store) Reload() error {
 	s.rev.Store(st.rev)
 	s.compactRev.Store(st.compactRev)
 	s.applied.Store(st.applied)
+	s.latest.clear()
 	return nil
 }
 
