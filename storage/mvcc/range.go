@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"cmp"
 	"container/heap"
+	"errors"
 	"fmt"
+	"io"
 	"sort"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -38,11 +40,17 @@ func rangeKVs(rd pebble.Reader, r *pb.RangeRequest, curRev, compactRev int64, bu
 
 	plan := planRange(r)
 	plan.budget = budget
-	c, err := newCursor(rd, sp, rev, rev == curRev, plan.reverse)
-	if err != nil {
-		return nil, err
+	var c cursor
+	if len(r.RangeEnd) == 0 && rev == curRev {
+		// One key at the newest state (a client's get): point lookups.
+		c = &pointCursor{rd: rd, k: r.Key}
+	} else {
+		var err error
+		if c, err = newCursor(rd, sp, rev, rev == curRev, plan.reverse); err != nil {
+			return nil, err
+		}
 	}
-	err = plan.run(rd, c, resp)
+	err := plan.run(rd, c, resp)
 	if cerr := c.close(); err == nil {
 		err = cerr
 	}
@@ -51,6 +59,75 @@ func rangeKVs(rd pebble.Reader, r *pb.RangeRequest, curRev, compactRev int64, bu
 	}
 	return resp, nil
 }
+
+// pointCursor is the cursor of a range of one key at the reader's newest
+// state: a point lookup of the key's latest record, and one of its value
+// when asked for, instead of two iterators. It finds what a latestCursor
+// over the key's span would.
+type pointCursor struct {
+	rd      pebble.Reader
+	k       []byte
+	started bool
+	m       meta
+	buf     []byte
+	closer  io.Closer // of the last value looked up; it aliases the reader
+}
+
+func (c *pointCursor) next() (bool, error) {
+	if c.started {
+		return false, nil
+	}
+	c.started = true
+	c.buf = latestKey(c.buf[:0], c.k)
+	v, closer, err := c.rd.Get(c.buf)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	err = decodeLatest(v, &c.m)
+	if cerr := closer.Close(); err == nil {
+		err = cerr
+	}
+	return err == nil, err
+}
+
+func (c *pointCursor) key() []byte { return c.k }
+func (c *pointCursor) meta() *meta { return &c.m }
+
+// value returns the key's value, valid until the next call or close.
+func (c *pointCursor) value() ([]byte, error) {
+	if err := c.release(); err != nil {
+		return nil, err
+	}
+	c.buf = versionKey(c.buf[:0], c.k, c.m.mod, c.m.modSub)
+	raw, closer, err := c.rd.Get(c.buf)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, fmt.Errorf("%w: version %d.%d of key %q missing", ErrCorrupt, c.m.mod, c.m.modSub, c.k)
+	}
+	if err != nil {
+		return nil, err
+	}
+	c.closer = closer
+	var vm meta
+	val, tomb, err := decodeVersion(raw, &vm)
+	if err == nil && tomb {
+		err = fmt.Errorf("%w: version %d.%d of key %q is a tombstone", ErrCorrupt, c.m.mod, c.m.modSub, c.k)
+	}
+	return val, err
+}
+
+func (c *pointCursor) release() error {
+	if c.closer == nil {
+		return nil
+	}
+	err := c.closer.Close()
+	c.closer = nil
+	return err
+}
+
+func (c *pointCursor) close() error { return c.release() }
 
 func checkSortOptions(r *pb.RangeRequest) error {
 	if _, ok := pb.RangeRequest_SortOrder_name[int32(r.SortOrder)]; !ok {
