@@ -47,9 +47,10 @@ type Batch struct {
 	kbuf, vbuf []byte // scratch for keys and values; pebble copies them
 
 	pre []prefetched // latest records looked up by Prefetch (prefetch.go)
-	// wrote holds the final latest record of every key the batch wrote,
-	// for the store's cache once committed (latestcache.go).
-	wrote map[string]latestRecord
+	// dirty are keys the batch wrote without a prefetched entry: their
+	// entries in the store's cache are dropped once it commits
+	// (latestcache.go).
+	dirty [][]byte
 }
 
 // NewBatch opens the write batch. At most one may be open at a time: opening
@@ -277,8 +278,7 @@ func (b *Batch) put(key, value []byte, lease int64) error {
 	if err := b.setKey(latestKey(b.kbuf[:0], key), b.vbuf); err != nil {
 		return err
 	}
-	pre.wroteLatest(&m)
-	b.noteLatest(key, &m)
+	b.wroteLatest(pre, key, &m)
 	if found && old.lease != 0 && old.lease != lease {
 		if err := b.deleteKeyRecord(leaseAttachKey(b.kbuf[:0], old.lease, key)); err != nil {
 			return err
@@ -372,8 +372,7 @@ func (b *Batch) deleteKey(key []byte, old *meta) error {
 	if err := b.deleteKeyRecord(latestKey(b.kbuf[:0], key)); err != nil {
 		return err
 	}
-	b.prefetchedAt(key).wroteLatest(nil)
-	b.noteLatest(key, nil)
+	b.wroteLatest(b.prefetchedAt(key), key, nil)
 	if old.lease != 0 {
 		if err := b.deleteKeyRecord(leaseAttachKey(b.kbuf[:0], old.lease, key)); err != nil {
 			return err
@@ -446,21 +445,24 @@ func (b *Batch) Commit(appliedIndex uint64) error {
 	b.s.rev.Store(st.rev)
 	b.s.compactRev.Store(st.compactRev)
 	b.s.applied.Store(st.applied)
-	b.s.latest.set(b.wrote)
+	b.cacheLatest()
 	return nil
 }
 
-// noteLatest records that the batch set key's latest record to m, or deleted
-// it if m is nil.
-func (b *Batch) noteLatest(key []byte, m *meta) {
-	if b.wrote == nil {
-		b.wrote = map[string]latestRecord{}
+// cacheLatest passes the latest records the batch committed to the store's
+// cache (latestcache.go, invariant 1).
+func (b *Batch) cacheLatest() {
+	for i := range b.pre {
+		switch p := &b.pre[i]; {
+		case p.written && p.admit:
+			b.s.latest.put(p.key, latestRecord{found: p.found, m: p.m})
+		case p.written:
+			b.s.latest.drop(p.key)
+		}
 	}
-	r := latestRecord{found: m != nil}
-	if m != nil {
-		r.m = *m
+	for _, k := range b.dirty {
+		b.s.latest.drop(k)
 	}
-	b.wrote[string(key)] = r
 }
 
 // writeLog writes the revision-log record of every change of the batch: one

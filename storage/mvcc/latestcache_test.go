@@ -2,6 +2,7 @@ package mvcc
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
@@ -19,34 +20,46 @@ func TestLatestCache(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	prefetchPut := func(k string) {
+		mustCommit(t, s, func(b *Batch) {
+			if err := b.Prefetch([][]byte{[]byte(k)}); err != nil {
+				t.Fatal(err)
+			}
+			put(b, k)
+		})
+	}
+	// A new key is not cached: only keys written again are.
+	prefetchPut("a")
+	if _, ok := s.latest.get([]byte("a")); ok {
+		t.Fatal("a key written once is in the cache")
+	}
 	b := s.NewBatch()
+	if err := b.Prefetch([][]byte{[]byte("a")}); err != nil {
+		t.Fatal(err)
+	}
 	put(b, "a")
 	if _, ok := s.latest.get([]byte("a")); ok {
 		t.Fatal("an uncommitted put is in the cache")
 	}
-	if err := b.Commit(1); err != nil {
+	if err := b.Commit(2); err != nil {
 		t.Fatal(err)
 	}
-	if r, ok := s.latest.get([]byte("a")); !ok || !r.found || r.m.version != 1 {
-		t.Fatalf("after the put's commit: %+v, %v", r, ok)
+	if r, ok := s.latest.get([]byte("a")); !ok || !r.found || r.m.version != 2 {
+		t.Fatalf("after the second put's commit: %+v, %v", r, ok)
 	}
 	mustCommit(t, s, func(b *Batch) {
 		if _, err := b.DeleteRange(&pb.DeleteRangeRequest{Key: []byte("a")}); err != nil {
 			t.Fatal(err)
 		}
 	})
-	if r, ok := s.latest.get([]byte("a")); !ok || r.found {
-		t.Fatalf("after the delete's commit: %+v, %v", r, ok)
+	if r, ok := s.latest.get([]byte("a")); ok {
+		t.Fatalf("after the delete's commit the cache still has %+v", r)
 	}
-	// A put after the delete starts the key again at version 1.
-	mustCommit(t, s, func(b *Batch) {
-		if err := b.Prefetch([][]byte{[]byte("a")}); err != nil {
-			t.Fatal(err)
-		}
-		put(b, "a")
-	})
-	if r, _ := s.latest.get([]byte("a")); r.m.version != 1 || r.m.create != r.m.mod {
-		t.Fatalf("a put after a delete: %+v", r)
+	// Puts after the delete start the key again at version 1.
+	prefetchPut("a")
+	prefetchPut("a")
+	if r, _ := s.latest.get([]byte("a")); r.m.version != 2 || r.m.create != r.m.mod-1 {
+		t.Fatalf("two puts after a delete: %+v", r)
 	}
 	if err := s.Reload(); err != nil {
 		t.Fatal(err)
@@ -55,12 +68,25 @@ func TestLatestCache(t *testing.T) {
 		t.Fatalf("Reload left %d entries", len(s.latest.entries))
 	}
 
-	for i := 0; i < 2*LatestCacheBytes/latestEntryOverhead; i += 1000 {
-		mustCommit(t, s, func(b *Batch) {
-			for j := i; j < i+1000; j++ {
-				put(b, fmt.Sprintf("k%08d", j))
-			}
-		})
+	// Twice as many keys as fit, each written twice.
+	for round := range 2 {
+		for i := 0; i < 2*LatestCacheBytes/latestEntryOverhead; i += 1000 {
+			mustCommit(t, s, func(b *Batch) {
+				var keys [][]byte
+				for j := i; j < i+1000; j++ {
+					keys = append(keys, fmt.Appendf(nil, "k%08d", j))
+				}
+				if err := b.Prefetch(slices.Clone(keys)); err != nil {
+					t.Fatal(err)
+				}
+				for _, k := range keys {
+					put(b, string(k))
+				}
+			})
+		}
+		if round == 1 && len(s.latest.entries) == 0 {
+			t.Fatal("keys written twice are not cached")
+		}
 	}
 	if s.latest.bytes > LatestCacheBytes {
 		t.Fatalf("cache holds %d bytes, budget %d", s.latest.bytes, LatestCacheBytes)

@@ -44,6 +44,10 @@ type prefetched struct {
 	key   []byte
 	found bool
 	m     meta
+	// admit: the record came from the store's cache or pebble found one,
+	// so the key goes to the cache if the batch writes it; written: the
+	// batch wrote it (latestcache.go).
+	admit, written bool
 }
 
 // Prefetch looks up the latest records of keys, so that puts of these keys
@@ -58,19 +62,32 @@ func (b *Batch) Prefetch(keys [][]byte) error {
 	if err := b.usable(); err != nil {
 		return err
 	}
-	b.pre = b.pre[:0]
-	if len(keys) == 0 {
-		return nil
-	}
+	// Keys the batch wrote keep their records (the batch's own, newer than
+	// the cache's); those the new keys leave out are dropped from the cache
+	// at commit like any key written without a prefetched entry.
+	// The cache is consulted only while the batch has written no key
+	// without a prefetched entry (the apply actor prefetches every put's
+	// key before applying any), rather than searching those keys here.
+	useCache := len(b.dirty) == 0
+	old := b.pre
+	b.pre = nil
 	slices.SortFunc(keys, bytes.Compare)
 	keys = slices.CompactFunc(keys, bytes.Equal)
-	if cap(b.pre) < len(keys) {
-		b.pre = make([]prefetched, 0, len(keys))
+	for _, o := range old {
+		if o.written {
+			if _, ok := slices.BinarySearchFunc(keys, o.key, bytes.Compare); !ok {
+				b.dirty = append(b.dirty, o.key)
+			}
+		}
 	}
+	if len(keys) == 0 {
+		b.pre = old[:0]
+		return nil
+	}
+	b.pre = make([]prefetched, 0, len(keys))
 	for _, k := range keys {
 		b.pre = append(b.pre, prefetched{key: k})
 	}
-
 	var (
 		it  *pebble.Iterator
 		buf []byte
@@ -80,13 +97,15 @@ func (b *Batch) Prefetch(keys [][]byte) error {
 		p := &b.pre[i]
 		// What the batch wrote, else what it committed last (the store's
 		// cache), else a seek through the batch and pebble.
-		if r, ok := b.wrote[string(p.key)]; ok {
-			p.found, p.m = r.found, r.m
+		if i, ok := slices.BinarySearchFunc(old, p.key, func(o prefetched, k []byte) int { return bytes.Compare(o.key, k) }); ok && old[i].written {
+			*p = old[i]
 			continue
 		}
-		if r, ok := b.s.latest.get(p.key); ok {
-			p.found, p.m = r.found, r.m
-			continue
+		if useCache {
+			if r, ok := b.s.latest.get(p.key); ok {
+				p.found, p.m, p.admit = r.found, r.m, true
+				continue
+			}
 		}
 		if it == nil {
 			if it, err = b.b.NewIter(&pebble.IterOptions{
@@ -107,7 +126,7 @@ func (b *Batch) Prefetch(keys [][]byte) error {
 				err = verr
 				break
 			}
-			p.found = true
+			p.found, p.admit = true, true
 		}
 	}
 	if it != nil {
@@ -140,13 +159,15 @@ func (b *Batch) latest(key []byte, p *prefetched, m *meta) (bool, error) {
 	return getLatest(b.b, b.kbuf[:0], key, m)
 }
 
-// wroteLatest records in p, the prefetched entry of a key if it has one,
-// that the batch set the key's latest record to m, or deleted it if m is
-// nil (invariant 2).
-func (p *prefetched) wroteLatest(m *meta) {
+// wroteLatest records that the batch set key's latest record to m, or
+// deleted it if m is nil: in p, its prefetched entry, if it has one
+// (invariant 2), else among the batch's dirty keys (latestcache.go).
+func (b *Batch) wroteLatest(p *prefetched, key []byte, m *meta) {
 	if p == nil {
+		b.dirty = append(b.dirty, key)
 		return
 	}
+	p.written = true
 	p.found = m != nil
 	p.m = meta{}
 	if m != nil {
