@@ -26,7 +26,7 @@ type clusterServer struct {
 
 func (c *clusterServer) MemberList(ctx context.Context, r *pb.MemberListRequest) (*pb.MemberListResponse, error) {
 	if r.GetLinearizable() {
-		if err := c.s.linearize(ctx); err != nil {
+		if _, err := c.s.linearize(ctx); err != nil {
 			return nil, grpcError(err)
 		}
 	}

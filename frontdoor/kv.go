@@ -103,15 +103,20 @@ func (k *kvServer) Compact(ctx context.Context, r *pb.CompactionRequest) (*pb.Co
 
 // read runs fn on a view of the store, after a read index unless the read is
 // serializable.
+// The view may be shared with other reads (views.go): fn only reads it.
 func (s *Server) read(ctx context.Context, serializable bool, fn func(*mvcc.ReadView) error) error {
-	if !serializable {
-		if err := s.linearize(ctx); err != nil {
+	var index uint64
+	if serializable {
+		index = s.cfg.Store.AppliedIndex()
+	} else {
+		var err error
+		if index, err = s.linearize(ctx); err != nil {
 			return err
 		}
 	}
-	v := s.cfg.Store.Read()
-	defer v.Close()
-	return fn(v)
+	sv := s.views.acquire(index)
+	defer s.views.release(sv)
+	return fn(sv.v)
 }
 
 // isSerializableTxn reports whether every range of a read-only txn is

@@ -140,6 +140,8 @@ type Server struct {
 	requestIDs atomic.Uint64
 	pending    atomic.Int64
 	failed     atomic.Uint64
+	// views are the read views reads share (views.go).
+	views viewCache
 }
 
 // New returns a front door.
@@ -153,7 +155,15 @@ func New(cfg Config) (*Server, error) {
 	case cfg.MemberID == 0:
 		return nil, errors.New("frontdoor: MemberID must not be zero")
 	}
-	return &Server{cfg: cfg, leaseIDs: newIDGenerator(cfg.MemberID, time.Now()), headerBytes: etcdHeaderBytes(cfg.MemberID)}, nil
+	s := &Server{cfg: cfg, leaseIDs: newIDGenerator(cfg.MemberID, time.Now()), headerBytes: etcdHeaderBytes(cfg.MemberID),
+		views: viewCache{store: cfg.Store}}
+	if cfg.Stopping != nil {
+		go func() {
+			<-cfg.Stopping
+			s.views.close()
+		}()
+	}
+	return s, nil
 }
 
 // ServerOptions returns the gRPC server options the front door needs: a

@@ -125,20 +125,25 @@ func etcdHeaderBytes(memberID uint64) int {
 }
 
 // linearize returns once every write committed before the call is applied
-// locally, so that a read of the store that follows is linearizable.
-func (s *Server) linearize(ctx context.Context) error {
+// locally, so that a read of the store that follows is linearizable, with
+// the read index: a view whose applied index is at or above it serves the
+// read.
+func (s *Server) linearize(ctx context.Context) (uint64, error) {
 	m, err := s.ask(ctx, func(w replyTarget) {
 		s.send(ctx, s.cfg.ReadIndex, readIndexRequest, w)
 	})
 	tracing.RequestFrom(ctx).Step("agreement among raft nodes before linearized reading")
 	if err != nil {
-		return err
+		return 0, err
 	}
 	res, ok := m.(*cairnpb.ReadIndexResult)
 	if !ok {
-		return fmt.Errorf("frontdoor: unexpected answer %T to a read index request", m)
+		return 0, fmt.Errorf("frontdoor: unexpected answer %T to a read index request", m)
 	}
-	return fromProto(res.GetError())
+	if err := fromProto(res.GetError()); err != nil {
+		return 0, err
+	}
+	return res.GetIndex(), nil
 }
 
 // readIndexRequest is every read index request: it has no fields, and

@@ -16,7 +16,8 @@ var errViewClosed = errors.New("mvcc: read view is closed")
 // revision. A view pins the versions it can see: pebble keeps them on disk
 // until the view is closed, so views should be short-lived.
 //
-// A ReadView may be used by one goroutine at a time.
+// Its reads (Range, Txn and the accessors) may run on several goroutines at
+// once; Close must not run concurrently with any of them.
 type ReadView struct {
 	snap     *pebble.Snapshot
 	borrowed bool // snap belongs to the caller of ViewOf
@@ -76,6 +77,11 @@ func (v *ReadView) valid(err error) error {
 	}
 	return err
 }
+
+// Replaced reports whether a replacement of the state machine began since
+// the view was opened (or was under way then): every read of such a view
+// fails with ErrViewReplaced.
+func (v *ReadView) Replaced() bool { return v.valid(nil) != nil }
 
 // Rev returns the view's current revision.
 func (v *ReadView) Rev() int64 { return v.st.rev }
