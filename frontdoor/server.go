@@ -142,6 +142,8 @@ type Server struct {
 	failed     atomic.Uint64
 	// views are the read views reads share (views.go).
 	views viewCache
+	// reads batches read index requests (linearize.go).
+	reads readBatcher
 }
 
 // New returns a front door.

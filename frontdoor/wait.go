@@ -51,9 +51,14 @@ func (s *Server) waitLeader(ctx context.Context) error {
 // timeout. A wait that outlives the timeout (not the client's context) is
 // etcd's "request timed out".
 func (s *Server) ask(ctx context.Context, send func(w replyTarget)) (any, error) {
+	return s.askWithin(ctx, s.cfg.RequestTimeout, send)
+}
+
+// askWithin is ask with another timeout.
+func (s *Server) askWithin(ctx context.Context, timeout time.Duration, send func(w replyTarget)) (any, error) {
 	w := reply.New(s.cfg.System)
 	send(w)
-	m, err := w.WaitTimeout(ctx, s.cfg.RequestTimeout)
+	m, err := w.WaitTimeout(ctx, timeout)
 	if err != nil {
 		if errors.Is(err, reply.ErrTimeout) {
 			return nil, errTimeout
@@ -122,28 +127,6 @@ func (s *Server) propose(ctx context.Context, r *pb.InternalRaftRequest) (*cairn
 func etcdHeaderBytes(memberID uint64) int {
 	id := uint64(uint16(memberID))<<48 | 1<<47
 	return proto.Size(&pb.InternalRaftRequest{Header: &pb.RequestHeader{ID: id}})
-}
-
-// linearize returns once every write committed before the call is applied
-// locally, so that a read of the store that follows is linearizable, with
-// the read index: a view whose applied index is at or above it serves the
-// read.
-func (s *Server) linearize(ctx context.Context) (uint64, error) {
-	m, err := s.ask(ctx, func(w replyTarget) {
-		s.send(ctx, s.cfg.ReadIndex, readIndexRequest, w)
-	})
-	tracing.RequestFrom(ctx).Step("agreement among raft nodes before linearized reading")
-	if err != nil {
-		return 0, err
-	}
-	res, ok := m.(*cairnpb.ReadIndexResult)
-	if !ok {
-		return 0, fmt.Errorf("frontdoor: unexpected answer %T to a read index request", m)
-	}
-	if err := fromProto(res.GetError()); err != nil {
-		return 0, err
-	}
-	return res.GetIndex(), nil
 }
 
 // readIndexRequest is every read index request: it has no fields, and
