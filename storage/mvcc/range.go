@@ -33,18 +33,19 @@ func rangeKVs(rd pebble.Reader, r *pb.RangeRequest, curRev, compactRev int64, bu
 		return nil, ErrCompacted
 	}
 	resp := &pb.RangeResponse{Header: &pb.ResponseHeader{Revision: curRev}}
-	sp, ok := requestSpan(r.Key, r.RangeEnd)
-	if !ok {
-		return resp, nil
-	}
-
+	var c cursor
 	plan := planRange(r)
 	plan.budget = budget
-	var c cursor
 	if len(r.RangeEnd) == 0 && rev == curRev {
 		// One key at the newest state (a client's get): point lookups.
-		c = &pointCursor{rd: rd, k: r.Key}
+		pc := &pointCursor{rd: rd, k: r.Key}
+		pc.buf = pc.arr[:0]
+		c = pc
 	} else {
+		sp, ok := requestSpan(r.Key, r.RangeEnd)
+		if !ok {
+			return resp, nil
+		}
 		var err error
 		if c, err = newCursor(rd, sp, rev, rev == curRev, plan.reverse); err != nil {
 			return nil, err
@@ -70,6 +71,7 @@ type pointCursor struct {
 	started bool
 	m       meta
 	buf     []byte
+	arr     [64]byte  // buf's first backing: a key and its version fit for keys up to 40 bytes
 	closer  io.Closer // of the last value looked up; it aliases the reader
 }
 
