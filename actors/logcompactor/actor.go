@@ -115,7 +115,8 @@ func (c *compactor) compact(ctx actor.Context, st *cairnpb.LogStatus) error {
 }
 
 // maybeFlush starts a flush of the state machine when the entries applied
-// after its durable index pass FlushAfterBytes, unless one is under way. durable is in [FirstIndex()-1, LastIndex()].
+// after its durable index pass FlushAfterBytes or RetentionBytes, unless one
+// is under way. durable is in [FirstIndex()-1, LastIndex()].
 func (c *compactor) maybeFlush(ctx actor.Context, durable, last uint64) error {
 	if c.cfg.Flush == nil || c.cfg.Applied == nil {
 		return nil
@@ -140,7 +141,10 @@ func (c *compactor) maybeFlush(ctx actor.Context, durable, last uint64) error {
 	if err != nil {
 		return err
 	}
-	if lag-rest <= c.cfg.FlushAfterBytes {
+	// Never more than the retention budget either: with a budget smaller
+	// than the state machine's flushes, the log would otherwise keep what
+	// the budget lets go.
+	if lag-rest <= min(c.cfg.FlushAfterBytes, c.cfg.RetentionBytes) {
 		return nil
 	}
 	ch, err := c.cfg.Flush()
