@@ -51,6 +51,12 @@ func (w *Waiter) PID() *actor.PID { return w.pid }
 // ends first. Either way the waiter is deregistered.
 func (w *Waiter) Wait(ctx context.Context) (any, error) {
 	defer w.Close()
+	return w.wait(ctx, nil)
+}
+
+// wait returns the first message sent to the waiter, ctx's error if ctx ends
+// first, or ErrTimeout if timeout (nil: never) fires first.
+func (w *Waiter) wait(ctx context.Context, timeout <-chan time.Time) (any, error) {
 	select {
 	case m, ok := <-w.ch:
 		if !ok {
@@ -59,6 +65,8 @@ func (w *Waiter) Wait(ctx context.Context) (any, error) {
 		return m, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
+	case <-timeout:
+		return nil, ErrTimeout
 	}
 }
 
@@ -86,17 +94,7 @@ func (w *Waiter) WaitTimeout(ctx context.Context, timeout time.Duration) (any, e
 		t.Stop()
 		timers.Put(t)
 	}()
-	select {
-	case m, ok := <-w.ch:
-		if !ok {
-			return nil, ErrClosed
-		}
-		return m, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-t.C:
-		return nil, ErrTimeout
-	}
+	return w.wait(ctx, t.C)
 }
 
 // Close deregisters the waiter. Messages sent afterwards go to dead letters.

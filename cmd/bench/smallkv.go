@@ -71,20 +71,9 @@ func (w *smallKV) Run(ctx context.Context, env *Env) (*Result, error) {
 	}
 	do := put
 	if w.reads {
-		env.Phase("fill")
-		fill := func(ctx context.Context, c *clientv3.Client, i int) (int, error) {
-			_, err := c.Put(ctx, key(i), vals.at(i))
-			return 1, err
-		}
-		if _, err := runLoadSpec(ctx, env, clients, loadSpec{Workers: w.workers, Requests: w.keys}, fill); err != nil {
+		var err error
+		if do, err = fillForGets(ctx, env, clients, w.workers, w.keys, key, vals); err != nil {
 			return nil, err
-		}
-		do = func(ctx context.Context, c *clientv3.Client, i int) (int, error) {
-			resp, err := c.Get(ctx, key(rand.IntN(w.keys)))
-			if err == nil && len(resp.Kvs) != 1 {
-				err = fmt.Errorf("get: %d values, want 1", len(resp.Kvs))
-			}
-			return 1, err
 		}
 	}
 
@@ -103,4 +92,25 @@ func (w *smallKV) Run(ctx context.Context, env *Env) (*Result, error) {
 	closeClients(clients) // before the members stop: a graceful stop waits for connections
 	clients = nil
 	return res, stopAll(env, ms)
+}
+
+// fillForGets writes each of keys once, in phase "fill", and returns the
+// request of a load of gets: one of the keys at random, which must hold one
+// value.
+func fillForGets(ctx context.Context, env *Env, clients []*clientv3.Client, workers, keys int, key func(int) string, vals *values) (requestFunc, error) {
+	env.Phase("fill")
+	fill := func(ctx context.Context, c *clientv3.Client, i int) (int, error) {
+		_, err := c.Put(ctx, key(i), vals.at(i))
+		return 1, err
+	}
+	if _, err := runLoadSpec(ctx, env, clients, loadSpec{Workers: workers, Requests: keys}, fill); err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context, c *clientv3.Client, i int) (int, error) {
+		resp, err := c.Get(ctx, key(rand.IntN(keys)))
+		if err == nil && len(resp.Kvs) != 1 {
+			err = fmt.Errorf("get: %d values, want 1", len(resp.Kvs))
+		}
+		return 1, err
+	}, nil
 }

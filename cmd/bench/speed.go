@@ -124,20 +124,9 @@ func (w *speedLoad) Run(ctx context.Context, env *Env) (*Result, error) {
 		return 1, err
 	}
 	if w.reads {
-		env.Phase("fill")
-		fill := func(ctx context.Context, c *clientv3.Client, i int) (int, error) {
-			_, err := c.Put(ctx, key(i), vals.at(i))
-			return 1, err
-		}
-		if _, err := runLoadSpec(ctx, env, clients, loadSpec{Workers: w.workers, Requests: w.keys}, fill); err != nil {
+		var err error
+		if do, err = fillForGets(ctx, env, clients, w.workers, w.keys, key, vals); err != nil {
 			return nil, err
-		}
-		do = func(ctx context.Context, c *clientv3.Client, i int) (int, error) {
-			resp, err := c.Get(ctx, key(rand.IntN(w.keys)))
-			if err == nil && len(resp.Kvs) != 1 {
-				err = fmt.Errorf("get: %d values, want 1", len(resp.Kvs))
-			}
-			return 1, err
 		}
 	}
 
