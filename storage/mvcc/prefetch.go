@@ -62,29 +62,27 @@ func (b *Batch) Prefetch(keys [][]byte) error {
 	if err := b.usable(); err != nil {
 		return err
 	}
-	// Keys the batch wrote keep their records (the batch's own, newer than
-	// the cache's); those the new keys leave out are dropped from the cache
-	// at commit like any key written without a prefetched entry.
-	// The cache is consulted only while the batch has written no key
-	// without a prefetched entry (the apply actor prefetches every put's
-	// key before applying any), rather than searching those keys here.
-	useCache := len(b.dirty) == 0
-	old := b.pre
-	b.pre = nil
-	slices.SortFunc(keys, bytes.Compare)
-	keys = slices.CompactFunc(keys, bytes.Equal)
-	for _, o := range old {
-		if o.written {
-			if _, ok := slices.BinarySearchFunc(keys, o.key, bytes.Compare); !ok {
-				b.dirty = append(b.dirty, o.key)
-			}
+	// Keys the batch already wrote through its prefetched entries are
+	// dropped from the store's cache at commit, like any key written
+	// without one (latestcache.go). The cache is consulted only while the
+	// batch has written no key (the apply actor prefetches every put's
+	// key before applying any): the seek, through the batch, sees its own
+	// writes, newer than the cache.
+	for _, p := range b.pre {
+		if p.written {
+			b.dirty = append(b.dirty, p.key)
 		}
 	}
+	useCache := len(b.dirty) == 0
+	b.pre = b.pre[:0]
 	if len(keys) == 0 {
-		b.pre = old[:0]
 		return nil
 	}
-	b.pre = make([]prefetched, 0, len(keys))
+	slices.SortFunc(keys, bytes.Compare)
+	keys = slices.CompactFunc(keys, bytes.Equal)
+	if cap(b.pre) < len(keys) {
+		b.pre = make([]prefetched, 0, len(keys))
+	}
 	for _, k := range keys {
 		b.pre = append(b.pre, prefetched{key: k})
 	}
@@ -95,12 +93,8 @@ func (b *Batch) Prefetch(keys [][]byte) error {
 	)
 	for i := range b.pre {
 		p := &b.pre[i]
-		// What the batch wrote, else what it committed last (the store's
-		// cache), else a seek through the batch and pebble.
-		if i, ok := slices.BinarySearchFunc(old, p.key, func(o prefetched, k []byte) int { return bytes.Compare(o.key, k) }); ok && old[i].written {
-			*p = old[i]
-			continue
-		}
+		// What the batch committed last (the store's cache), else a seek
+		// through the batch and pebble.
 		if useCache {
 			if r, ok := b.s.latest.get(p.key); ok {
 				p.found, p.m, p.admit = r.found, r.m, true
