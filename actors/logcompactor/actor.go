@@ -35,8 +35,8 @@ type Config struct {
 	// them instead of writing them to an sstable (on put-1mb, 1 MiB
 	// entries, about 6% of the entries were flushed). It also keeps the
 	// log within its budget when the state machine's memtables fill slowly
-	// (entries that write little or nothing, such as failed txns). Default
-	// RetentionBytes.
+	// (entries that write little or nothing, such as failed txns). Default,
+	// and at most, RetentionBytes.
 	FlushAfterBytes uint64
 	// RetentionBytes bounds the applied entries kept. Default 64 MiB.
 	RetentionBytes uint64
@@ -58,7 +58,10 @@ func Props(cfg Config) (*actor.Props, error) {
 	if cfg.RetentionBytes == 0 {
 		cfg.RetentionBytes = 64 << 20
 	}
-	if cfg.FlushAfterBytes == 0 {
+	// Never more than the retention budget: with a budget smaller than
+	// the state machine's flushes, the log would otherwise keep what the
+	// budget lets go.
+	if cfg.FlushAfterBytes == 0 || cfg.FlushAfterBytes > cfg.RetentionBytes {
 		cfg.FlushAfterBytes = cfg.RetentionBytes
 	}
 	if cfg.Interval == 0 {
@@ -115,8 +118,8 @@ func (c *compactor) compact(ctx actor.Context, st *cairnpb.LogStatus) error {
 }
 
 // maybeFlush starts a flush of the state machine when the entries applied
-// after its durable index pass FlushAfterBytes or RetentionBytes, unless one
-// is under way. durable is in [FirstIndex()-1, LastIndex()].
+// after its durable index pass FlushAfterBytes, unless one is under way.
+// durable is in [FirstIndex()-1, LastIndex()].
 func (c *compactor) maybeFlush(ctx actor.Context, durable, last uint64) error {
 	if c.cfg.Flush == nil || c.cfg.Applied == nil {
 		return nil
@@ -141,10 +144,7 @@ func (c *compactor) maybeFlush(ctx actor.Context, durable, last uint64) error {
 	if err != nil {
 		return err
 	}
-	// Never more than the retention budget either: with a budget smaller
-	// than the state machine's flushes, the log would otherwise keep what
-	// the budget lets go.
-	if lag-rest <= min(c.cfg.FlushAfterBytes, c.cfg.RetentionBytes) {
+	if lag-rest <= c.cfg.FlushAfterBytes {
 		return nil
 	}
 	ch, err := c.cfg.Flush()
