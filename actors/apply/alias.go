@@ -32,76 +32,59 @@ func fieldNumber(m proto.Message, name protoreflect.Name) protowire.Number {
 // then keeps alive (the batch copies the value into pebble; watch events
 // share it, as they shared the copy).
 func unmarshalProposal(data []byte, p *cairnpb.Proposal) error {
-	value, ok := largePutValue(data)
-	if !ok {
+	// Each field on the way to the value must occur exactly once (else
+	// protobuf merges occurrences, and the plain decoding is kept).
+	reqBytes, reqStart, reqEnd, n1 := findField(data, proposalRequest)
+	putBytes, putStart, putEnd, n2 := findField(reqBytes, requestPut)
+	value, valueStart, valueEnd, n3 := findField(putBytes, putValue)
+	if n1 != 1 || n2 != 1 || n3 != 1 || len(value) < aliasValuesFrom {
 		return proto.Unmarshal(data, p)
 	}
 	// Decode each level without the field that leads to the value, then
 	// the level below it, and put the value in place last.
-	top, reqBytes, _ := cutField(data, proposalRequest)
-	req, putBytes, _ := cutField(reqBytes, requestPut)
-	put, _, _ := cutField(putBytes, putValue)
-	if err := proto.Unmarshal(top, p); err != nil {
+	if err := proto.Unmarshal(without(data, reqStart, reqEnd), p); err != nil {
 		return err
 	}
 	p.Request = &pb.InternalRaftRequest{}
-	if err := proto.Unmarshal(req, p.Request); err != nil {
+	if err := proto.Unmarshal(without(reqBytes, putStart, putEnd), p.Request); err != nil {
 		return err
 	}
 	p.Request.Put = &pb.PutRequest{}
-	if err := proto.Unmarshal(put, p.Request.Put); err != nil {
+	if err := proto.Unmarshal(without(putBytes, valueStart, valueEnd), p.Request.Put); err != nil {
 		return err
 	}
 	p.Request.Put.Value = value
 	return nil
 }
 
-// largePutValue returns the value of the put in an encoded proposal if it is
-// at least aliasValuesFrom bytes and each field on the way to it occurs
-// exactly once (otherwise protobuf would merge occurrences, and the plain
-// decoding is kept).
-func largePutValue(data []byte) ([]byte, bool) {
-	b := data
-	for _, num := range []protowire.Number{proposalRequest, requestPut, putValue} {
-		_, field, n := cutField(b, num)
-		if n != 1 {
-			return nil, false
-		}
-		b = field
-	}
-	return b, len(b) >= aliasValuesFrom
-}
-
-// cutField splits an encoded message into its encoding without field num
-// (a new slice, allocated only if the field occurs) and the contents of the
-// field's last occurrence as a length-delimited field, aliasing b; n counts
-// the occurrences. A malformed message, or a field of another wire type, is
-// reported as n = 0 with the whole message as rest: the plain decoding then
-// reports the error.
-func cutField(b []byte, num protowire.Number) (rest, field []byte, n int) {
-	rest = b
+// findField finds length-delimited field num in an encoded message: the
+// contents of its last occurrence (aliasing b), where that occurrence, tag
+// included, starts and ends in b, and how many times it occurs. A malformed
+// message, or a field num of another wire type, is reported as n = 0: the
+// plain decoding then reports the error.
+func findField(b []byte, num protowire.Number) (field []byte, start, end, n int) {
 	for i := 0; i < len(b); {
 		fn, typ, tagLen := protowire.ConsumeTag(b[i:])
 		if tagLen < 0 {
-			return b, nil, 0
+			return nil, 0, 0, 0
 		}
 		valLen := protowire.ConsumeFieldValue(fn, typ, b[i+tagLen:])
 		if valLen < 0 {
-			return b, nil, 0
+			return nil, 0, 0, 0
 		}
 		if fn == num {
 			if typ != protowire.BytesType {
-				return b, nil, 0
+				return nil, 0, 0, 0
 			}
-			v, _ := protowire.ConsumeBytes(b[i+tagLen:])
-			if n == 0 {
-				rest = append(make([]byte, 0, len(b)-tagLen-valLen), b[:i]...)
-			}
-			field, n = v, n+1
-		} else if n > 0 {
-			rest = append(rest, b[i:i+tagLen+valLen]...)
+			field, _ = protowire.ConsumeBytes(b[i+tagLen:])
+			start, end, n = i, i+tagLen+valLen, n+1
 		}
 		i += tagLen + valLen
 	}
-	return rest, field, n
+	return field, start, end, n
+}
+
+// without returns a copy of b less b[start:end].
+func without(b []byte, start, end int) []byte {
+	return append(append(make([]byte, 0, len(b)-(end-start)), b[:start]...), b[end:]...)
 }
