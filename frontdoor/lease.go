@@ -103,18 +103,28 @@ func (l *leaseServer) LeaseTimeToLive(ctx context.Context, r *pb.LeaseTimeToLive
 		return &pb.LeaseTimeToLiveResponse{Header: l.s.header(0), ID: r.GetID(), TTL: -1}, nil
 	}
 	resp := &pb.LeaseTimeToLiveResponse{ID: r.GetID(), TTL: res.GetRemaining(), GrantedTTL: res.GetGrantedTtl()}
-	if r.GetKeys() {
-		// Linearizable: at least as new as the lessor's answer.
-		err := l.s.read(ctx, false, func(v *mvcc.ReadView) error {
-			resp.Keys = [][]byte{}
-			return v.LeaseKeys(r.GetID(), func(k []byte) error {
-				resp.Keys = append(resp.Keys, bytes.Clone(k))
-				return nil
-			})
-		})
-		if err != nil {
-			return nil, grpcError(err)
+	// Linearizable, and at least as new as the lessor's answer. The lessor
+	// forgets a revoked lease only once apply tells it, after the revoke is
+	// visible to reads: a client that saw the revoke's deletes must not be
+	// told the lease still exists, so the state machine has the last word.
+	err = l.s.read(ctx, false, func(v *mvcc.ReadView) error {
+		if _, _, err := v.Lease(r.GetID()); err != nil {
+			return err
 		}
+		if !r.GetKeys() {
+			return nil
+		}
+		resp.Keys = [][]byte{}
+		return v.LeaseKeys(r.GetID(), func(k []byte) error {
+			resp.Keys = append(resp.Keys, bytes.Clone(k))
+			return nil
+		})
+	})
+	if errors.Is(err, mvcc.ErrLeaseNotFound) {
+		return &pb.LeaseTimeToLiveResponse{Header: l.s.header(0), ID: r.GetID(), TTL: -1}, nil
+	}
+	if err != nil {
+		return nil, grpcError(err)
 	}
 	resp.Header = l.s.header(0)
 	return resp, nil
