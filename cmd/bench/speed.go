@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -136,6 +137,7 @@ func (w *speedLoad) Run(ctx context.Context, env *Env) (*Result, error) {
 		return nil, err
 	}
 	wait := env.Profile(ctx, leader, "load")
+	waitFollower := env.Profile(ctx, ms[slices.IndexFunc(ms, func(m *Member) bool { return m != leader })], "follower-load")
 	stats, err := runLoadSpec(ctx, env, clients, spec, do)
 	if err != nil {
 		return nil, err
@@ -145,6 +147,7 @@ func (w *speedLoad) Run(ctx context.Context, env *Env) (*Result, error) {
 		return nil, err
 	}
 	wait()
+	waitFollower()
 	env.Logf("%d requests in %s (%.0f/s, %d retries)", stats.Requests, stats.Elapsed.Round(time.Millisecond), stats.Rate(), stats.Retries)
 	if stats.Capped {
 		res.Add(FigCapped, Count, 1)
