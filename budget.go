@@ -48,8 +48,8 @@ func (c Config) MemoryBudget() MemoryBudget {
 	return MemoryBudget{
 		{What: "pebble block cache", Flags: "--pebble-cache-bytes",
 			Bytes: so.CacheBytes, OffHeap: true},
-		{What: "pebble memtables: the state machine's, and the raft log's two of half the size (and batches over half a memtable, on the Go heap, until flushed)",
-			Flags: "--pebble-memtable-bytes x (--pebble-memtable-stop-writes-threshold + 1)",
+		{What: "pebble memtables: the state machine's, and the raft log's two of the same size (and batches over half a memtable, on the Go heap, until flushed)",
+			Flags: "--pebble-memtable-bytes x (--pebble-memtable-stop-writes-threshold + 2)",
 			Bytes: storage.MemTablesBytes(so), OffHeap: true},
 		{What: "leader: uncommitted raft entries", Flags: "--raft-max-uncommitted-bytes",
 			Bytes: int64(r.MaxUncommittedEntriesSize)},

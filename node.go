@@ -155,9 +155,10 @@ func start(system *actor.ActorSystem, cfg Config, engine *storage.Engine) (*Node
 			Durable: func() (uint64, *raftpb.ConfState, error) { return apply.RecoverDurable(store) },
 			Applied: store.AppliedIndex,
 			Flush:   engine.FlushStateMachine,
-			// Half the log's memtable: applied entries leave the log before
-			// its memtable is flushed (logcompactor.Config.FlushAfterBytes).
-			FlushAfterBytes: storage.LogMemTableBytes(cfg.Storage) / 2,
+			// An eighth of the log's memtable: applied entries leave the log
+			// before its memtable is flushed, all but those applied since the
+			// last flush (logcompactor.Config.FlushAfterBytes).
+			FlushAfterBytes: storage.LogMemTableBytes(cfg.Storage) / 8,
 			RetentionBytes:  cfg.RaftLogRetentionBytes,
 			Interval:        cfg.RaftLogCompactionInterval,
 			Logger:          logger,

@@ -3,12 +3,14 @@ package raftactor
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
+	"go.etcd.io/raft/v3/tracker"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/cairnkv/cairn/actors/ticker"
@@ -59,6 +61,9 @@ type raftActor struct {
 	// connection makes it reachable again.
 	lastHeard   map[uint64]time.Time
 	unreachable map[uint64]bool
+	// heardMinMatch is RaftBatch.min_match as a leader last sent it, for
+	// the log compactor of a member that does not lead.
+	heardMinMatch *uint64
 
 	// batch are the proposals made since the last Ready, and waiting those
 	// made while no leader was known (pending.go).
@@ -284,17 +289,28 @@ func (a *raftActor) logStatus(ctx actor.Context) {
 		return
 	}
 	res := &cairnpb.LogStatus{}
-	st := a.rn.Status()
-	if st.RaftState == raft.StateLeader {
-		res.Leader = true
-		res.MinMatch = st.Progress[a.cfg.ID].Match
-		for id, pr := range st.Progress {
-			if id != a.cfg.ID && pr.Match < res.MinMatch {
-				res.MinMatch = pr.Match
-			}
-		}
+	if a.rn.BasicStatus().RaftState == raft.StateLeader {
+		res.Leader, res.MinMatch, res.MinMatchKnown = true, a.minMatch(), true
+	} else if a.heardMinMatch != nil {
+		res.MinMatch, res.MinMatchKnown = *a.heardMinMatch, true
 	}
 	ctx.Respond(res)
+}
+
+// minMatch returns, on the leader, the lowest index any member is known to
+// hold: its own match (the last index it persisted) or a lower one of
+// another member's.
+func (a *raftActor) minMatch() uint64 {
+	var own uint64
+	lowest := uint64(math.MaxUint64)
+	a.rn.WithProgress(func(id uint64, _ raft.ProgressType, pr tracker.Progress) {
+		if id == a.cfg.ID {
+			own = pr.Match
+		} else {
+			lowest = min(lowest, pr.Match)
+		}
+	})
+	return min(own, lowest)
 }
 
 func (a *raftActor) step(m *raftpb.Message) {
@@ -337,6 +353,9 @@ func (a *raftActor) receive(ctx actor.Context, b *cairnpb.RaftBatch) {
 	}
 	if a.cfg.OnReceive != nil {
 		a.cfg.OnReceive(b.GetFrom(), proto.Size(b))
+	}
+	if b.MinMatch != nil {
+		a.heardMinMatch = b.MinMatch
 	}
 	for _, m := range b.GetMessages() {
 		a.step(m)

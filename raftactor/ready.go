@@ -172,11 +172,20 @@ func (a *raftActor) route(ctx actor.Context, out *outbox, m *raftpb.Message) {
 
 // flush hands the batches to the transport.
 func (a *raftActor) flush(ctx actor.Context, o *outbox) {
-	if a.cfg.Transport == nil {
+	if a.cfg.Transport == nil || len(o.order) == 0 {
 		return
 	}
+	// Members that do not lead keep the log from the lowest match, so
+	// that one of them coming to lead can feed the members behind.
+	var minMatch *uint64
+	if a.rn.BasicStatus().RaftState == raft.StateLeader {
+		m := a.minMatch()
+		minMatch = &m
+	}
 	for _, to := range o.order {
-		ctx.Send(a.cfg.Transport, o.batches[to])
+		b := o.batches[to]
+		b.MinMatch = minMatch
+		ctx.Send(a.cfg.Transport, b)
 	}
 }
 

@@ -290,8 +290,14 @@ func (a *applyActor) apply(ctx actor.Context, ents []*raftpb.Entry) error {
 	if compacted > 0 && a.compactor != nil {
 		ctx.Send(a.compactor, &cairnpb.CompactHistory{Revision: compacted})
 	}
-	for _, s := range a.subs.applied {
-		ctx.Send(s, &cairnpb.Applied{Index: last})
+	if len(a.subs.applied) > 0 {
+		var bytes uint64
+		for _, e := range ents {
+			bytes += uint64(len(e.GetData()))
+		}
+		for _, s := range a.subs.applied {
+			ctx.Send(s, &cairnpb.Applied{Index: last, Bytes: bytes})
+		}
 	}
 	if membership {
 		for _, s := range a.subs.members {

@@ -176,7 +176,7 @@ func (s *supervisor) spawn(ctx actor.Context) error {
 		return err
 	}
 	lcc := s.cfg.LogCompactor
-	lcc.Raft = raftPID
+	lcc.Raft, lcc.Apply = raftPID, applyPID
 	if err := s.spawnChild(ctx, LogCompactorName, func() (*actor.Props, error) { return logcompactor.Props(lcc) }); err != nil {
 		return err
 	}

@@ -265,8 +265,11 @@ func (x *ReadIndexFailed) GetError() *Error {
 // Applied tells subscribers that the state machine has applied every entry up
 // to index.
 type Applied struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Index         uint64                 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Index uint64                 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	// bytes is the size of the data of the entries the batch applied (0 in
+	// the answer to SubscribeApplied).
+	Bytes         uint64 `protobuf:"varint,2,opt,name=bytes,proto3" json:"bytes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -304,6 +307,13 @@ func (*Applied) Descriptor() ([]byte, []int) {
 func (x *Applied) GetIndex() uint64 {
 	if x != nil {
 		return x.Index
+	}
+	return 0
+}
+
+func (x *Applied) GetBytes() uint64 {
+	if x != nil {
+		return x.Bytes
 	}
 	return 0
 }
@@ -745,11 +755,15 @@ func (*LogStatusRequest) Descriptor() ([]byte, []int) {
 
 type LogStatus struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// leader is true when this member leads; min_match is then the lowest
-	// index any other member is known to hold (learners included), or
-	// raft's last index when there is no other member.
-	Leader        bool   `protobuf:"varint,1,opt,name=leader,proto3" json:"leader,omitempty"`
+	// leader is true when this member leads.
+	Leader bool `protobuf:"varint,1,opt,name=leader,proto3" json:"leader,omitempty"`
+	// min_match is the lowest index any other member is known to hold
+	// (learners included): on the leader from raft's progress (raft's last
+	// index when there is no other member), on another member as the leader
+	// last said (RaftBatch.min_match). min_match_known is false when this
+	// member has heard it from no leader.
 	MinMatch      uint64 `protobuf:"varint,2,opt,name=min_match,json=minMatch,proto3" json:"min_match,omitempty"`
+	MinMatchKnown bool   `protobuf:"varint,3,opt,name=min_match_known,json=minMatchKnown,proto3" json:"min_match_known,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -796,6 +810,13 @@ func (x *LogStatus) GetMinMatch() uint64 {
 		return x.MinMatch
 	}
 	return 0
+}
+
+func (x *LogStatus) GetMinMatchKnown() bool {
+	if x != nil {
+		return x.MinMatchKnown
+	}
+	return false
 }
 
 // LogCompactTick is the log compactor's timer.
@@ -850,9 +871,10 @@ const file_cairnpb_raft_proto_rawDesc = "" +
 	"\x05index\x18\x02 \x01(\x04R\x05index\"Q\n" +
 	"\x0fReadIndexFailed\x12\x18\n" +
 	"\acontext\x18\x01 \x01(\fR\acontext\x12$\n" +
-	"\x05error\x18\x02 \x01(\v2\x0e.cairnpb.ErrorR\x05error\"\x1f\n" +
+	"\x05error\x18\x02 \x01(\v2\x0e.cairnpb.ErrorR\x05error\"5\n" +
 	"\aApplied\x12\x14\n" +
-	"\x05index\x18\x01 \x01(\x04R\x05index\"\x12\n" +
+	"\x05index\x18\x01 \x01(\x04R\x05index\x12\x14\n" +
+	"\x05bytes\x18\x02 \x01(\x04R\x05bytes\"\x12\n" +
 	"\x10SubscribeApplied\"\v\n" +
 	"\tRaftReady\"5\n" +
 	"\x0fApplyConfChange\x12\x0e\n" +
@@ -873,10 +895,11 @@ const file_cairnpb_raft_proto_rawDesc = "" +
 	"\x05match\x18\x02 \x01(\x04R\x05match\x12\x18\n" +
 	"\alearner\x18\x03 \x01(\bR\alearner\x12\x16\n" +
 	"\x06active\x18\x04 \x01(\bR\x06active\"\x12\n" +
-	"\x10LogStatusRequest\"@\n" +
+	"\x10LogStatusRequest\"h\n" +
 	"\tLogStatus\x12\x16\n" +
 	"\x06leader\x18\x01 \x01(\bR\x06leader\x12\x1b\n" +
-	"\tmin_match\x18\x02 \x01(\x04R\bminMatch\"\x10\n" +
+	"\tmin_match\x18\x02 \x01(\x04R\bminMatch\x12&\n" +
+	"\x0fmin_match_known\x18\x03 \x01(\bR\rminMatchKnown\"\x10\n" +
 	"\x0eLogCompactTickB(Z&github.com/cairnkv/cairn/proto/cairnpbb\x06proto3"
 
 var (

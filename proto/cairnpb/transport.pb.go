@@ -31,10 +31,16 @@ type RaftBatch struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// cluster_id lets a member refuse messages from another cluster that
 	// reuses its address.
-	ClusterId     uint64            `protobuf:"varint,1,opt,name=cluster_id,json=clusterId,proto3" json:"cluster_id,omitempty"`
-	To            uint64            `protobuf:"varint,2,opt,name=to,proto3" json:"to,omitempty"`
-	From          uint64            `protobuf:"varint,3,opt,name=from,proto3" json:"from,omitempty"`
-	Messages      []*raftpb.Message `protobuf:"bytes,4,rep,name=messages,proto3" json:"messages,omitempty"`
+	ClusterId uint64            `protobuf:"varint,1,opt,name=cluster_id,json=clusterId,proto3" json:"cluster_id,omitempty"`
+	To        uint64            `protobuf:"varint,2,opt,name=to,proto3" json:"to,omitempty"`
+	From      uint64            `protobuf:"varint,3,opt,name=from,proto3" json:"from,omitempty"`
+	Messages  []*raftpb.Message `protobuf:"bytes,4,rep,name=messages,proto3" json:"messages,omitempty"`
+	// min_match, set when the sender leads, is the lowest index it knows
+	// every member to hold (raft's progress). Members that do not lead keep
+	// the raft log from there, within their budget, so that if one of them
+	// comes to lead it can still feed the members behind without a snapshot
+	// (actors/logcompactor).
+	MinMatch      *uint64 `protobuf:"varint,5,opt,name=min_match,json=minMatch,proto3,oneof" json:"min_match,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -95,6 +101,13 @@ func (x *RaftBatch) GetMessages() []*raftpb.Message {
 		return x.Messages
 	}
 	return nil
+}
+
+func (x *RaftBatch) GetMinMatch() uint64 {
+	if x != nil && x.MinMatch != nil {
+		return *x.MinMatch
+	}
+	return 0
 }
 
 // PeerUnreachable tells the raft actor that member id cannot be reached, so
@@ -544,13 +557,16 @@ var File_cairnpb_transport_proto protoreflect.FileDescriptor
 const file_cairnpb_transport_proto_rawDesc = "" +
 	"\n" +
 	"\x17cairnpb/transport.proto\x12\acairnpb\x1a\n" +
-	"raft.proto\x1a\x13cairnpb/entry.proto\"{\n" +
+	"raft.proto\x1a\x13cairnpb/entry.proto\"\xab\x01\n" +
 	"\tRaftBatch\x12\x1d\n" +
 	"\n" +
 	"cluster_id\x18\x01 \x01(\x04R\tclusterId\x12\x0e\n" +
 	"\x02to\x18\x02 \x01(\x04R\x02to\x12\x12\n" +
 	"\x04from\x18\x03 \x01(\x04R\x04from\x12+\n" +
-	"\bmessages\x18\x04 \x03(\v2\x0f.raftpb.MessageR\bmessages\"!\n" +
+	"\bmessages\x18\x04 \x03(\v2\x0f.raftpb.MessageR\bmessages\x12 \n" +
+	"\tmin_match\x18\x05 \x01(\x04H\x00R\bminMatch\x88\x01\x01B\f\n" +
+	"\n" +
+	"_min_match\"!\n" +
 	"\x0fPeerUnreachable\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\"(\n" +
 	"\fEndpointDown\x12\x18\n" +
@@ -617,6 +633,7 @@ func file_cairnpb_transport_proto_init() {
 		return
 	}
 	file_cairnpb_entry_proto_init()
+	file_cairnpb_transport_proto_msgTypes[0].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
