@@ -35,10 +35,15 @@ type Proposal struct {
 	Origin *Origin `protobuf:"bytes,2,opt,name=origin,proto3" json:"origin,omitempty"`
 	// trace is the W3C trace context of the request that proposed the entry, so
 	// that every member's apply joins the request's trace.
-	Trace         map[string]string                 `protobuf:"bytes,3,rep,name=trace,proto3" json:"trace,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	Request       *etcdserverpb.InternalRaftRequest `protobuf:"bytes,4,opt,name=request,proto3" json:"request,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Trace   map[string]string                 `protobuf:"bytes,3,rep,name=trace,proto3" json:"trace,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Request *etcdserverpb.InternalRaftRequest `protobuf:"bytes,4,opt,name=request,proto3" json:"request,omitempty"`
+	// max_response_bytes is the proposing member's --max-response-bytes when
+	// the request is a txn: every member bounds the key-values of the txn's
+	// ranges by it, so that all reach the same outcome (mvcc.TxnOptions).
+	// Zero or negative: no bound.
+	MaxResponseBytes int64 `protobuf:"varint,5,opt,name=max_response_bytes,json=maxResponseBytes,proto3" json:"max_response_bytes,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Proposal) Reset() {
@@ -97,6 +102,13 @@ func (x *Proposal) GetRequest() *etcdserverpb.InternalRaftRequest {
 		return x.Request
 	}
 	return nil
+}
+
+func (x *Proposal) GetMaxResponseBytes() int64 {
+	if x != nil {
+		return x.MaxResponseBytes
+	}
+	return 0
 }
 
 // Origin identifies a waiter on one run of one member. A waiter is answered only
@@ -436,12 +448,13 @@ var File_cairnpb_entry_proto protoreflect.FileDescriptor
 
 const file_cairnpb_entry_proto_rawDesc = "" +
 	"\n" +
-	"\x13cairnpb/entry.proto\x12\acairnpb\x1a\x13raft_internal.proto\"\xee\x01\n" +
+	"\x13cairnpb/entry.proto\x12\acairnpb\x1a\x13raft_internal.proto\"\x9c\x02\n" +
 	"\bProposal\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12'\n" +
 	"\x06origin\x18\x02 \x01(\v2\x0f.cairnpb.OriginR\x06origin\x122\n" +
 	"\x05trace\x18\x03 \x03(\v2\x1c.cairnpb.Proposal.TraceEntryR\x05trace\x12;\n" +
-	"\arequest\x18\x04 \x01(\v2!.etcdserverpb.InternalRaftRequestR\arequest\x1a8\n" +
+	"\arequest\x18\x04 \x01(\v2!.etcdserverpb.InternalRaftRequestR\arequest\x12,\n" +
+	"\x12max_response_bytes\x18\x05 \x01(\x03R\x10maxResponseBytes\x1a8\n" +
 	"\n" +
 	"TraceEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +

@@ -48,6 +48,9 @@ const (
 	// Every member refused a conf change as invalid (for example, removing
 	// the last voter).
 	ErrorCode_ERROR_CODE_INVALID_CONF_CHANGE ErrorCode = 13
+	// The key-values of a txn's ranges exceed the proposal's
+	// max_response_bytes; every member refused the txn alike.
+	ErrorCode_ERROR_CODE_RESPONSE_TOO_LARGE ErrorCode = 14
 	// Membership changes refused alike by every member.
 	ErrorCode_ERROR_CODE_MEMBER_NOT_FOUND   ErrorCode = 20
 	ErrorCode_ERROR_CODE_MEMBER_EXISTS      ErrorCode = 21
@@ -75,6 +78,7 @@ var (
 		11: "ERROR_CODE_LEADER_CHANGED",
 		12: "ERROR_CODE_REQUEST_TOO_LARGE",
 		13: "ERROR_CODE_INVALID_CONF_CHANGE",
+		14: "ERROR_CODE_RESPONSE_TOO_LARGE",
 		20: "ERROR_CODE_MEMBER_NOT_FOUND",
 		21: "ERROR_CODE_MEMBER_EXISTS",
 		22: "ERROR_CODE_PEER_URL_EXISTS",
@@ -97,6 +101,7 @@ var (
 		"ERROR_CODE_LEADER_CHANGED":      11,
 		"ERROR_CODE_REQUEST_TOO_LARGE":   12,
 		"ERROR_CODE_INVALID_CONF_CHANGE": 13,
+		"ERROR_CODE_RESPONSE_TOO_LARGE":  14,
 		"ERROR_CODE_MEMBER_NOT_FOUND":    20,
 		"ERROR_CODE_MEMBER_EXISTS":       21,
 		"ERROR_CODE_PEER_URL_EXISTS":     22,
@@ -370,7 +375,7 @@ const file_cairnpb_result_proto_rawDesc = "" +
 	"leaseGrant\x12F\n" +
 	"\flease_revoke\x18\x0f \x01(\v2!.etcdserverpb.LeaseRevokeResponseH\x00R\vleaseRevokeB\n" +
 	"\n" +
-	"\bresponse*\xe9\x04\n" +
+	"\bresponse*\x8c\x05\n" +
 	"\tErrorCode\x12\x1a\n" +
 	"\x16ERROR_CODE_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14ERROR_CODE_NO_LEADER\x10\x01\x12\x16\n" +
@@ -386,7 +391,8 @@ const file_cairnpb_result_proto_rawDesc = "" +
 	"\x12\x1d\n" +
 	"\x19ERROR_CODE_LEADER_CHANGED\x10\v\x12 \n" +
 	"\x1cERROR_CODE_REQUEST_TOO_LARGE\x10\f\x12\"\n" +
-	"\x1eERROR_CODE_INVALID_CONF_CHANGE\x10\r\x12\x1f\n" +
+	"\x1eERROR_CODE_INVALID_CONF_CHANGE\x10\r\x12!\n" +
+	"\x1dERROR_CODE_RESPONSE_TOO_LARGE\x10\x0e\x12\x1f\n" +
 	"\x1bERROR_CODE_MEMBER_NOT_FOUND\x10\x14\x12\x1c\n" +
 	"\x18ERROR_CODE_MEMBER_EXISTS\x10\x15\x12\x1e\n" +
 	"\x1aERROR_CODE_PEER_URL_EXISTS\x10\x16\x12!\n" +
