@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/batchrepr"
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/mvccpb"
 )
@@ -51,6 +52,26 @@ type Batch struct {
 	// entries in the store's cache are dropped once it commits
 	// (latestcache.go).
 	dirty [][]byte
+
+	// undo, while on, records how to take back the write txn in progress
+	// (TxnWith, undoTxn).
+	undo txnUndo
+}
+
+// txnUndo is what undoTxn needs to take back a write txn: the length of the
+// pebble batch's representation, of the events and of the dirty keys when it
+// began, and the prefetched entries it changed with their earlier contents.
+type txnUndo struct {
+	on      bool
+	repr    int
+	events  int
+	dirty   int
+	entries []prefetchedUndo
+}
+
+type prefetchedUndo struct {
+	p   *prefetched
+	was prefetched
 }
 
 // NewBatch opens the write batch. At most one may be open at a time: opening
@@ -174,18 +195,60 @@ func (b *Batch) DeleteRange(r *pb.DeleteRangeRequest) (*pb.DeleteRangeResponse, 
 	return resp, nil
 }
 
-// Txn applies r as one revision (none if it changes nothing). Errors from the
-// checks of the chosen branch (ErrFutureRev, ErrCompacted, ErrLeaseNotFound,
-// ErrKeyNotFound) leave the batch unchanged. The batch does not run
-// ValidateTxn: the front door does before proposing.
+// Txn applies r as one revision (none if it changes nothing), building the
+// responses of its ranges without a bound: TxnWith(r, TxnOptions{Answer:
+// true}).
 func (b *Batch) Txn(r *pb.TxnRequest) (*pb.TxnResponse, error) {
+	return b.TxnWith(r, TxnOptions{Answer: true})
+}
+
+// TxnOptions say how a Batch serves the ranges of a txn.
+type TxnOptions struct {
+	// MaxResponseBytes bounds the key-values of all the txn's ranges
+	// together, as ReadView.TxnWithin bounds them; zero or negative: no
+	// bound. The outcome depends on it, so every member must apply a txn
+	// with the same bound: the proposer's, carried in the entry.
+	MaxResponseBytes int64
+	// Answer builds the ranges' responses, for the member that answers
+	// the client. Without it the ranges' responses carry only a header:
+	// their key-values are measured against MaxResponseBytes without being
+	// built (measure.go), or not read at all without a bound.
+	Answer bool
+}
+
+// TxnWith applies r as one revision (none if it changes nothing). Errors from
+// the checks of the chosen branch (ErrFutureRev, ErrCompacted,
+// ErrLeaseNotFound, ErrKeyNotFound) leave the batch unchanged. The batch does
+// not run ValidateTxn: the front door does before proposing.
+//
+// A txn whose ranges' key-values exceed o.MaxResponseBytes fails with
+// ErrResponseTooLarge and leaves the batch unchanged too, although it is
+// known only once its path runs: ranges see the txn's earlier writes, so
+// their size cannot be known before them. The writes the txn made until then
+// are taken back (undoTxn). Whether a txn fails so depends only on the
+// batch's state, r and o.MaxResponseBytes, never on o.Answer (measure.go):
+// members that build the ranges and members that only measure them apply or
+// refuse the same txns, and their state machines stay the same.
+func (b *Batch) TxnWith(r *pb.TxnRequest, o TxnOptions) (*pb.TxnResponse, error) {
 	if err := b.usable(); err != nil {
 		return nil, err
 	}
 	b.beginTxn()
-	t := &txnRunner{rd: b.b, w: b, begin: b.rev, compactRev: b.compactRev}
+	t := &txnRunner{rd: b.b, w: b, begin: b.rev, compactRev: b.compactRev,
+		budget: newResponseBudget(o.MaxResponseBytes), measureOnly: !o.Answer}
+	if t.budget != nil {
+		b.recordUndo()
+		defer b.stopUndo()
+	}
 	resp, executed, err := t.run(r)
 	if err != nil {
+		if executed && errors.Is(err, ErrResponseTooLarge) {
+			if uerr := b.undoTxn(); uerr != nil {
+				b.err = fmt.Errorf("mvcc: batch failed: undo a txn over its response budget: %w", uerr)
+				return nil, b.err
+			}
+			return nil, err
+		}
 		if executed {
 			return nil, b.fail(err)
 		}
@@ -193,6 +256,53 @@ func (b *Batch) Txn(r *pb.TxnRequest) (*pb.TxnResponse, error) {
 	}
 	b.endTxn()
 	return resp, nil
+}
+
+// recordUndo starts recording how to take back the write txn that began.
+func (b *Batch) recordUndo() {
+	b.undo = txnUndo{on: true, repr: len(b.b.Repr()), events: len(b.events), dirty: len(b.dirty),
+		entries: b.undo.entries[:0]}
+}
+
+func (b *Batch) stopUndo() {
+	clear(b.undo.entries)
+	b.undo.on, b.undo.entries = false, b.undo.entries[:0]
+}
+
+// undoTxn takes back every change of the write txn in progress, recorded
+// since recordUndo: the batch is then as it was before the txn. pebble's
+// batches cannot drop their last records, so the batch is rebuilt from the
+// records before the txn's: a copy of the batch, as long as it, made only
+// for a txn that fails so.
+func (b *Batch) undoTxn() error {
+	u := &b.undo
+	for i := len(u.entries) - 1; i >= 0; i-- {
+		*u.entries[i].p = u.entries[i].was
+	}
+	clear(b.events[u.events:])
+	b.events = b.events[:u.events]
+	clear(b.dirty[u.dirty:])
+	b.dirty = b.dirty[:u.dirty]
+	b.txChanges = 0
+	if b.b.Count() == b.txCount {
+		return nil
+	}
+	// The records before the txn's, with their count in the header.
+	data := bytes.Clone(b.b.Repr()[:u.repr])
+	batchrepr.SetCount(data, b.txCount)
+	head := b.s.db.NewBatch()
+	defer func() { _ = head.Close() }()
+	if err := head.SetRepr(data); err != nil {
+		return err
+	}
+	nb := b.s.db.NewIndexedBatchWithSize(len(data))
+	if err := nb.Apply(head, nil); err != nil {
+		_ = nb.Close()
+		return err
+	}
+	_ = b.b.Close()
+	b.b = nb
+	return nil
 }
 
 // prevKV returns the latest key-value of r.Key if r needs it (prev_kv,

@@ -29,9 +29,11 @@ import (
 //	get k=K [end=E] [rev=N] [limit=N] [sort=key|version|create|mod|value]
 //	    [order=none|asc|desc] [keys-only] [count-only] [min-mod=N]
 //	    [max-mod=N] [min-create=N] [max-create=N] [view] [max-bytes=N]
-//	txn [view] [max-bytes=N]   body: see parseTxn
+//	txn [view] [max-bytes=N] [measure]   body: see parseTxn
 //	                    max-bytes reads a view with the response bounded
-//	                    (RangeWithin, TxnWithin)
+//	                    (RangeWithin, TxnWithin); a txn that writes is
+//	                    applied with it (Batch.TxnWith), building its
+//	                    ranges unless given measure
 //	compact rev=N
 //	lease-grant id=ID ttl=N | lease-revoke id=ID | lease-checkpoint id=ID remaining=N
 //	leases              every lease and its keys
@@ -343,7 +345,8 @@ func (h *harness) apply(t *testing.T, d *datadriven.TestData, b *Batch, out *str
 		}
 		printDel(out, resp, "")
 	case "txn":
-		resp, err := b.Txn(parseTxn(t, d.Input))
+		resp, err := b.TxnWith(parseTxn(t, d.Input), TxnOptions{
+			MaxResponseBytes: intArg(t, d.CmdArgs, "max-bytes"), Answer: !d.HasArg("measure")})
 		if err != nil {
 			return err
 		}

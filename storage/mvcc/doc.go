@@ -47,14 +47,29 @@
 // sorts. Ties of a sort are in key order. Reads at the current revision walk
 // the latest records; older reads walk the versions with a seek per key.
 //
+// # Txns in a Batch
+//
+// Batch.TxnWith bounds the key-values of a txn's ranges as
+// ReadView.TxnWithin does, and every member applies a txn with the same
+// bound, its proposer's. A txn over it fails with ErrResponseTooLarge and
+// changes nothing. Its ranges see its earlier writes, so that is known only
+// while it runs: the batch then takes back what the txn wrote (undoTxn).
+// Only the member that answers the client builds the ranges
+// (TxnOptions.Answer); the others measure them without keeping their
+// key-values (measure.go) and reach the same decision from the same state,
+// so that their state machines stay equal.
+//
 // # Memory
 //
-// The Store holds three integers. A Batch holds pebble's batch (the writes of
-// the entries it applies; NewBatchWithSize sizes it up front), the events,
-// and the latest records of the keys it prefetched (prefetch.go: about 72
-// bytes per key of the entries it applies); a view holds a pebble snapshot; a range holds its response and
-// scratch buffers, and RangeWithin bounds the response in bytes. Nothing is
-// proportional to the number of keys in the store.
+// The Store holds a few integers. A Batch holds pebble's batch (the writes
+// of the entries it applies; NewBatchWithSize sizes it up front), the
+// events, and the latest records of the keys it prefetched (prefetch.go:
+// about 72 bytes per key of the entries it applies); a view holds a pebble
+// snapshot; a range holds its response and scratch buffers, and RangeWithin
+// (TxnWithin, TxnWith) bounds the response in bytes; the range of a txn
+// measured for another member's client holds no key-values (but see
+// measure.go for sorts with a limit). Nothing is proportional to the number
+// of keys in the store.
 //
 // # Keys
 //

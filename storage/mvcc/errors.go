@@ -47,8 +47,9 @@ var (
 	// IsReadOnlyTxn). A programming error of the caller, not of the client.
 	ErrNotReadOnly = errors.New("mvcc: txn is not read-only")
 	// ErrResponseTooLarge: the key-values of a range, or of the ranges of a
-	// read-only txn, would take more bytes than the caller allowed
-	// (ReadView.RangeWithin, TxnWithin). The front door maps it to
+	// txn, would take more bytes than the caller allowed
+	// (ReadView.RangeWithin, TxnWithin, Batch.TxnWith: a txn that fails so
+	// changes nothing). The front door maps it to
 	// ResourceExhausted, telling the client to page with a limit or stream;
 	// etcd has no such limit.
 	ErrResponseTooLarge = errors.New("mvcc: range response is too large")

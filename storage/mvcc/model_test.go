@@ -481,6 +481,12 @@ func runModel(t *testing.T, seed uint64, steps int) {
 			t.Fatal(err)
 		}
 	}
+	// Txns are applied with a bound on their ranges' key-values now and
+	// then, chosen around what they take so that some fail over it: the
+	// first store builds the ranges (TxnOptions.Answer), the second only
+	// measures them, and both must refuse the same txns and change
+	// nothing for them. Another source of its own too.
+	br := rand.New(rand.NewPCG(seed, 9))
 	b, b2 := s.NewBatch(), s2.NewBatch()
 	prefetch(b)
 	defer func() { b.Close(); b2.Close() }()
@@ -513,15 +519,24 @@ func runModel(t *testing.T, seed uint64, steps int) {
 			mm.keys = cloneKeys(m.keys)
 			m.beginTxn()
 			want, wantErr := m.txn(r)
+			var bound int64
+			if wantErr == nil && br.IntN(3) > 0 {
+				cost := txnRangeCost(want)
+				if bound = max(cost+int64(br.IntN(3))-1, 1); cost > bound {
+					wantErr = ErrResponseTooLarge
+				}
+			}
 			if wantErr != nil {
 				*m = mm
 				m.events = m.events[:0]
 			} else {
 				m.endTxn()
 			}
-			got, err := b.Txn(r)
+			got, err := b.TxnWith(r, TxnOptions{MaxResponseBytes: bound, Answer: true})
 			sameResult(t, "txn", r, got, want, err, wantErr)
-			_, _ = b2.Txn(r)
+			if _, err := b2.TxnWith(r, TxnOptions{MaxResponseBytes: bound}); !errors.Is(err, wantErr) || (err == nil) != (wantErr == nil) {
+				t.Fatalf("step %d: txn %v within %d bytes, measured: %v, want %v", step, r, bound, err, wantErr)
+			}
 		case op < 11:
 			id := int64(g.rnd.IntN(4))
 			err := b.LeaseGrant(id, 10)
@@ -625,9 +640,10 @@ func runModel(t *testing.T, seed uint64, steps int) {
 			want, wantErr := m.rangeAt(r, m.rev)
 			got, err := b.Range(r)
 			sameResult(t, "range", r, got, want, err, wantErr)
+			checkMeasure(t, b, r, br)
 		}
-		if b.Rev() != m.rev {
-			t.Fatalf("step %d: revision %d, model %d", step, b.Rev(), m.rev)
+		if b.Rev() != m.rev || b2.Rev() != m.rev {
+			t.Fatalf("step %d: revisions %d and %d, model %d", step, b.Rev(), b2.Rev(), m.rev)
 		}
 		evs := b.Events()[nev:]
 		if len(evs) != len(m.events) {
@@ -649,6 +665,50 @@ func runModel(t *testing.T, seed uint64, steps int) {
 		r := &pb.RangeRequest{Key: []byte{0}, RangeEnd: []byte{0}, Revision: rev}
 		want, _ := m.rangeAt(r, m.rev)
 		sameResult(t, "view range", r, mustRange(t, v, r), want, nil, nil)
+	}
+}
+
+// txnRangeCost returns what the key-values of every range in resp, nested
+// txns included, take from a response budget.
+func txnRangeCost(resp *pb.TxnResponse) int64 {
+	var n int64
+	for _, ro := range resp.GetResponses() {
+		for _, kv := range ro.GetResponseRange().GetKvs() {
+			n += kvCost(kv.Key, kv.Value)
+		}
+		if nt := ro.GetResponseTxn(); nt != nil {
+			n += txnRangeCost(nt)
+		}
+	}
+	return n
+}
+
+// checkMeasure checks measure.go's invariant on r through b: with bounds
+// just below, at and under what r's key-values take, measuring fails
+// exactly when building does, and otherwise takes the same bytes.
+func checkMeasure(t *testing.T, b *Batch, r *pb.RangeRequest, rnd *rand.Rand) {
+	t.Helper()
+	full, err := rangeKVs(b.b, r, b.rev, b.compactRev, nil)
+	if err != nil {
+		return
+	}
+	var cost int64
+	for _, kv := range full.Kvs {
+		cost += kvCost(kv.Key, kv.Value)
+	}
+	for _, bound := range []int64{cost - 1, cost, 1 + rnd.Int64N(cost+1)} {
+		if bound <= 0 {
+			continue
+		}
+		built, measured := newResponseBudget(bound), newResponseBudget(bound)
+		_, berr := rangeKVs(b.b, r, b.rev, b.compactRev, built)
+		merr := measureRange(b.b, r, b.rev, b.compactRev, measured)
+		over := cost > bound
+		if errors.Is(berr, ErrResponseTooLarge) != over || errors.Is(merr, ErrResponseTooLarge) != over ||
+			(!over && (berr != nil || merr != nil || built.used != cost || measured.used != cost)) {
+			t.Fatalf("range %v costs %d, within %d: built %d (%v), measured %d (%v)",
+				r, cost, bound, built.used, berr, measured.used, merr)
+		}
 	}
 }
 

@@ -161,6 +161,9 @@ func (b *Batch) wroteLatest(p *prefetched, key []byte, m *meta) {
 		b.dirty = append(b.dirty, key)
 		return
 	}
+	if b.undo.on {
+		b.undo.entries = append(b.undo.entries, prefetchedUndo{p: p, was: *p})
+	}
 	p.written = true
 	p.found = m != nil
 	p.m = meta{}

@@ -19,39 +19,21 @@ import (
 // follows and the work it bounds. The key-values it returns are taken from
 // budget (nil: no bound).
 func rangeKVs(rd pebble.Reader, r *pb.RangeRequest, curRev, compactRev int64, budget *responseBudget) (*pb.RangeResponse, error) {
-	if err := checkSortOptions(r); err != nil {
+	rev, err := rangeRev(r, curRev, compactRev)
+	if err != nil {
 		return nil, err
 	}
-	rev := r.Revision
-	if rev > curRev {
-		return nil, ErrFutureRev
-	}
-	if rev <= 0 {
-		rev = curRev
-	}
-	if rev < compactRev {
-		return nil, ErrCompacted
-	}
 	resp := &pb.RangeResponse{Header: &pb.ResponseHeader{Revision: curRev}}
-	var c cursor
 	plan := planRange(r)
 	plan.budget = budget
-	if len(r.RangeEnd) == 0 && rev == curRev {
-		// One key at the newest state (a client's get): point lookups.
-		pc := &pointCursor{rd: rd, k: r.Key}
-		pc.buf = pc.arr[:0]
-		c = pc
-	} else {
-		sp, ok := requestSpan(r.Key, r.RangeEnd)
-		if !ok {
-			return resp, nil
-		}
-		var err error
-		if c, err = newCursor(rd, sp, rev, rev == curRev, plan.reverse); err != nil {
+	c, err := openRangeCursor(rd, r, rev, curRev, plan.reverse)
+	if err != nil || c == nil {
+		if err != nil {
 			return nil, err
 		}
+		return resp, nil
 	}
-	err := plan.run(rd, c, resp)
+	err = plan.run(rd, c, resp)
 	if cerr := c.close(); err == nil {
 		err = cerr
 	}
@@ -59,6 +41,62 @@ func rangeKVs(rd pebble.Reader, r *pb.RangeRequest, curRev, compactRev int64, bu
 		return nil, err
 	}
 	return resp, nil
+}
+
+// measureRange takes from budget what the key-values of rangeKVs(rd, r,
+// curRev, compactRev, budget) would take, without building them: it fails
+// as rangeKVs does, and with ErrResponseTooLarge exactly when rangeKVs
+// would (measure.go). A nil budget only checks r, reading no key.
+func measureRange(rd pebble.Reader, r *pb.RangeRequest, curRev, compactRev int64, budget *responseBudget) error {
+	rev, err := rangeRev(r, curRev, compactRev)
+	if err != nil || budget == nil {
+		return err
+	}
+	plan := planRange(r)
+	plan.budget = budget
+	c, err := openRangeCursor(rd, r, rev, curRev, plan.reverse)
+	if err != nil || c == nil {
+		return err
+	}
+	err = plan.measure(c)
+	if cerr := c.close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// rangeRev checks r's options and returns the revision it reads at.
+func rangeRev(r *pb.RangeRequest, curRev, compactRev int64) (int64, error) {
+	if err := checkSortOptions(r); err != nil {
+		return 0, err
+	}
+	rev := r.Revision
+	if rev > curRev {
+		return 0, ErrFutureRev
+	}
+	if rev <= 0 {
+		rev = curRev
+	}
+	if rev < compactRev {
+		return 0, ErrCompacted
+	}
+	return rev, nil
+}
+
+// openRangeCursor returns the cursor of r's keys at rev, or nil if r's span
+// is empty.
+func openRangeCursor(rd pebble.Reader, r *pb.RangeRequest, rev, curRev int64, reverse bool) (cursor, error) {
+	if len(r.RangeEnd) == 0 && rev == curRev {
+		// One key at the newest state (a client's get): point lookups.
+		pc := &pointCursor{rd: rd, k: r.Key}
+		pc.buf = pc.arr[:0]
+		return pc, nil
+	}
+	sp, ok := requestSpan(r.Key, r.RangeEnd)
+	if !ok {
+		return nil, nil
+	}
+	return newCursor(rd, sp, rev, rev == curRev, reverse)
 }
 
 // pointCursor is the cursor of a range of one key at the reader's newest
@@ -222,6 +260,15 @@ func (b *responseBudget) exceeded() error {
 
 func kvCost(key, value []byte) int64 { return int64(len(key)+len(value)) + kvOverheadBytes }
 
+// kvCost is what a key-value costs in p's response: without its value for
+// keys_only (fill).
+func (p *rangePlan) kvCost(key, value []byte) int64 {
+	if p.r.KeysOnly {
+		value = nil
+	}
+	return kvCost(key, value)
+}
+
 func planRange(r *pb.RangeRequest) rangePlan {
 	p := rangePlan{r: r}
 	if isDefaultOrdering(r.SortTarget, r.SortOrder) && !hasRevisionFilters(r) && r.Limit > 0 {
@@ -273,9 +320,12 @@ func (p *rangePlan) run(rd pebble.Reader, c cursor, resp *pb.RangeResponse) erro
 		count    int64
 		filtered int64 // keys that passed the filters (when not prefetching)
 		top      *topK
-		// kept is the cost of items; the last item kept may be cut (limit
-		// + 1), so the walk stops only when the others do not fit.
-		kept, last int64
+		// kept is the cost of items so far. One of them may be cut (the
+		// last, limit + 1, or the last after sorting), so the walk stops
+		// only when all but the largest do not fit: then the response
+		// cannot fit either, whichever is cut, and the walk fails exactly
+		// when fill would (the txns of a Batch rely on it, measure.go).
+		kept, largest int64
 	)
 	if p.sort && p.prefetch == 0 && r.Limit > 0 {
 		top = &topK{p: p, limit: int(r.Limit)}
@@ -336,8 +386,9 @@ func (p *rangePlan) run(rd pebble.Reader, c cursor, resp *pb.RangeResponse) erro
 			it.value = bytes.Clone(it.value)
 		}
 		items = append(items, it)
-		last = kvCost(it.key, it.value)
-		if kept += last; !p.budget.fits(kept - last) {
+		cost := p.kvCost(it.key, it.value)
+		kept, largest = kept+cost, max(largest, cost)
+		if !p.budget.fits(kept - largest) {
 			return p.budget.exceeded()
 		}
 	}

@@ -34,6 +34,20 @@ type Store struct {
 	// reader), so a view open across a replacement would read a mix of the
 	// old state and nothing: views check the count instead (ReadView.valid).
 	replacements atomic.Uint64
+
+	// txnBuilt and txnMeasured count the key-value bytes of txn ranges
+	// batches built and measured (TxnRangeBytes).
+	txnBuilt, txnMeasured atomic.Int64
+}
+
+// TxnRangeBytes returns the bytes (kvCost: key, value and a few dozen bytes
+// each) of the key-values of the ranges of the txns batches applied since
+// the store was opened: built for the client a member answers
+// (TxnOptions.Answer), and measured against the txn's response budget
+// without being built. A txn that failed counts what was built or measured
+// of it before it failed.
+func (s *Store) TxnRangeBytes() (built, measured int64) {
+	return s.txnBuilt.Load(), s.txnMeasured.Load()
 }
 
 // Open reads the store's state from db, creating nothing until the first

@@ -1,6 +1,7 @@
 package mvcc
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -15,13 +16,19 @@ import (
 //     against the revision and compaction revision, puts against their lease
 //     and, for ignore_value/ignore_lease, the key's existence.
 //  3. Execute the chosen path in order. Reads see the txn's earlier writes;
-//     all writes share one revision, sub-revisions counting up.
+//     all writes share one revision, sub-revisions counting up. The ranges'
+//     key-values together are bounded by budget: beyond it execution stops
+//     with ErrResponseTooLarge (Batch.TxnWith then undoes the txn).
 type txnRunner struct {
 	rd         pebble.Reader // the batch, or a view's snapshot
 	w          *Batch        // nil for a read-only txn
 	begin      int64         // revision before the txn
 	compactRev int64
 	budget     *responseBudget // of its ranges' key-values; nil: no bound
+	// measureOnly: the ranges' key-values are not built, only taken from
+	// budget (measure.go); their responses carry a header alone. For a
+	// member that answers nobody (TxnOptions.Answer).
+	measureOnly bool
 }
 
 // readRev is the revision reads inside the txn report: begin, or begin+1 once
@@ -34,8 +41,9 @@ func (t *txnRunner) readRev() int64 {
 }
 
 // run evaluates and checks r, then executes it. An error from steps 1 and 2
-// is returned with nothing written; an error in step 3 comes from storage and
-// the caller must treat the batch as failed.
+// is returned with nothing written; an error in step 3 is ErrResponseTooLarge
+// (possibly after writes) or comes from storage, and the caller must then
+// undo the txn or treat the batch as failed.
 func (t *txnRunner) run(r *pb.TxnRequest) (resp *pb.TxnResponse, executed bool, err error) {
 	path, err := t.compareToPath(r, nil)
 	if err != nil {
@@ -167,7 +175,11 @@ func (t *txnRunner) execute(r *pb.TxnRequest, path []bool, pos *int, resp *pb.Tx
 		resp.Responses[i] = ro
 		switch {
 		case op.GetRequestRange() != nil:
-			rr, err := rangeKVs(t.rd, op.GetRequestRange(), t.readRev(), t.compactRev, t.budget)
+			rr, err := t.rangeOp(op.GetRequestRange())
+			if errors.Is(err, ErrResponseTooLarge) {
+				// The same error as a plain range's, for the client.
+				return err
+			}
 			if err != nil {
 				return fmt.Errorf("mvcc: txn range: %w", err)
 			}
@@ -204,6 +216,34 @@ func (t *txnRunner) execute(r *pb.TxnRequest, path []bool, pos *int, resp *pb.Tx
 		}
 	}
 	return nil
+}
+
+// rangeOp serves one range of the txn: built, or only measured against the
+// budget (measureOnly), with the same errors either way.
+func (t *txnRunner) rangeOp(r *pb.RangeRequest) (*pb.RangeResponse, error) {
+	if !t.measureOnly {
+		resp, err := rangeKVs(t.rd, r, t.readRev(), t.compactRev, t.budget)
+		if t.w != nil && err == nil {
+			var n int64
+			for _, kv := range resp.Kvs {
+				n += kvCost(kv.Key, kv.Value)
+			}
+			t.w.s.txnBuilt.Add(n)
+		}
+		return resp, err
+	}
+	var before int64
+	if t.budget != nil {
+		before = t.budget.used
+	}
+	err := measureRange(t.rd, r, t.readRev(), t.compactRev, t.budget)
+	if t.budget != nil && t.w != nil {
+		t.w.s.txnMeasured.Add(t.budget.used - before)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &pb.RangeResponse{Header: &pb.ResponseHeader{Revision: t.readRev()}}, nil
 }
 
 // existSim tracks which keys exist as a txn's path runs: keys put or deleted
