@@ -26,6 +26,7 @@ func (n *Node) newMetrics() *metrics.Member {
 		PendingReads:    n.pendingReads.Load,
 		LeasesHeld:      n.leasesHeld.Load,
 		Watch:           &n.watchStats,
+		TxnRangeBytes:   n.store.TxnRangeBytes,
 	})
 }
 

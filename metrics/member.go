@@ -37,6 +37,10 @@ type Sources struct {
 	LeasesHeld func() int64
 	// Watch is the watch hub's counters.
 	Watch *watch.Stats
+	// TxnRangeBytes returns the bytes of key-values of txn ranges the
+	// member applied, built for its clients and only measured
+	// (mvcc.Store.TxnRangeBytes).
+	TxnRangeBytes func() (built, measured int64)
 }
 
 // Member is one member's metrics.
@@ -161,6 +165,12 @@ func (m *Member) registerSources(src Sources) {
 	if f := src.LeasesHeld; f != nil {
 		gauge("cairn", "lessor", "items_held", "Leases, scheduled checkpoints and questions the lessor holds in memory (0 on a member that does not lead).",
 			func() float64 { return float64(f()) })
+	}
+	if f := src.TxnRangeBytes; f != nil {
+		counter("cairn", "mvcc", "txn_range_built_bytes_total", "Bytes of key-values the member built for the ranges of the txns it applied and answered.",
+			func() float64 { n, _ := f(); return float64(n) })
+		counter("cairn", "mvcc", "txn_range_measured_bytes_total", "Bytes of key-values of the ranges of txns the member applied for another member's client: measured against the txn's response bound, not built.",
+			func() float64 { _, n := f(); return float64(n) })
 	}
 	if w := src.Watch; w != nil {
 		gauge("etcd", "debugging", "mvcc_watch_stream_total", "Total number of watch streams.", func() float64 { return float64(w.Streams.Load()) })
