@@ -48,10 +48,10 @@ type Config struct {
 	// MaxTxnOps bounds the operations in one txn branch. Default 128.
 	MaxTxnOps int
 	// MaxResponseBytes bounds the key-values of a unary Range (or of the
-	// ranges of a read-only Txn): one that would exceed it fails with
-	// ResourceExhausted, telling the client to use a limit or RangeStream,
-	// before the member holds more than about this much. etcd has no such
-	// bound. Default 64 MiB; negative: no bound.
+	// ranges of a Txn, which then changes nothing): one that would exceed
+	// it fails with ResourceExhausted, telling the client to use a limit or
+	// RangeStream, before the member holds more than about this much. etcd
+	// has no such bound. Default 64 MiB; negative: no bound.
 	MaxResponseBytes int64
 	// RequestTimeout bounds how long a request waits for raft and apply.
 	// Default 5s plus two election timeouts.

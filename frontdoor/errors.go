@@ -47,10 +47,7 @@ func grpcError(err error) error {
 	case errors.Is(err, mvcc.ErrInvalidSortOption):
 		return rpctypes.ErrGRPCInvalidSortOption
 	case errors.Is(err, mvcc.ErrResponseTooLarge):
-		// etcd has no such error: gRPC's own for a message over a size
-		// limit, with what to do instead.
-		return status.Error(codes.ResourceExhausted, "etcdserver: "+strings.TrimPrefix(err.Error(), "mvcc: ")+
-			" (max-response-bytes); ask for fewer keys with a limit, or stream the range (RangeStream, etcdctl get --stream)")
+		return responseTooLarge(err.Error())
 	case errors.Is(err, mvcc.ErrViewReplaced):
 		// Unavailable: etcd clients retry a read on it.
 		return status.Error(codes.Unavailable, "etcdserver: "+strings.TrimPrefix(err.Error(), "mvcc: ")+", retry")
@@ -98,6 +95,9 @@ func codeError(code cairnpb.ErrorCode, msg string) error {
 		return rpctypes.ErrGRPCLeaderChanged
 	case cairnpb.ErrorCode_ERROR_CODE_REQUEST_TOO_LARGE:
 		return rpctypes.ErrGRPCRequestTooLarge
+	case cairnpb.ErrorCode_ERROR_CODE_RESPONSE_TOO_LARGE:
+		// The apply of a txn met mvcc.ErrResponseTooLarge: msg is its text.
+		return responseTooLarge(msg)
 	case cairnpb.ErrorCode_ERROR_CODE_MEMBER_NOT_FOUND:
 		return rpctypes.ErrGRPCMemberNotFound
 	case cairnpb.ErrorCode_ERROR_CODE_MEMBER_EXISTS:
@@ -110,6 +110,15 @@ func codeError(code cairnpb.ErrorCode, msg string) error {
 		return rpctypes.ErrGRPCTooManyLearners
 	}
 	return status.Error(codes.Internal, "etcdserver: "+msg)
+}
+
+// responseTooLarge is the error of a range, or of the ranges of a txn, over
+// max-response-bytes; msg is mvcc.ErrResponseTooLarge's text. etcd has no
+// such error: gRPC's own for a message over a size limit, with what to do
+// instead.
+func responseTooLarge(msg string) error {
+	return status.Error(codes.ResourceExhausted, "etcdserver: "+strings.TrimPrefix(msg, "mvcc: ")+
+		" (max-response-bytes); ask for fewer keys with a limit, or stream the range (RangeStream, etcdctl get --stream)")
 }
 
 // actorError is an error an actor reported in a Result or ReadIndexResult.

@@ -36,11 +36,12 @@ type Config struct {
 	// MaxTxnOps bounds the operations of one txn branch. Default 128.
 	MaxTxnOps int
 	// MaxResponseBytes bounds the key-values of a unary Range, or of the
-	// ranges of a read-only Txn: one that would exceed it fails with
+	// ranges of a Txn: one that would exceed it fails with
 	// ResourceExhausted, telling the client to page with a limit or use
 	// RangeStream, before the member has built more than about this much.
-	// etcd has no such bound. Ranges inside a Txn that writes are applied
-	// by every member and are not bounded. Zero or negative: no bound.
+	// etcd has no such bound. A Txn that writes carries this bound in its
+	// proposal: every member applies it with the same bound, and one over
+	// it changes nothing (mvcc.Batch.TxnWith). Zero or negative: no bound.
 	MaxResponseBytes int64
 	// RequestTimeout bounds every wait for raft or apply. Default 7s (etcd's
 	// 5s plus two election timeouts).

@@ -91,6 +91,11 @@ func (s *Server) propose(ctx context.Context, r *pb.InternalRaftRequest) (*cairn
 			Request: r,
 			Trace:   s.cfg.Tracer.Carrier(ctx),
 		}
+		if r.GetTxn() != nil {
+			// Every member bounds the txn's ranges by this member's bound,
+			// so that all decide alike whether it applies.
+			p.MaxResponseBytes = max(s.cfg.MaxResponseBytes, 0)
+		}
 		req.Add(slog.Uint64("proposal-id", p.Id))
 		data, err := proto.Marshal(p)
 		if err != nil {

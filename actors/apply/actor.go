@@ -360,7 +360,10 @@ func (a *applyActor) applyNormal(b *mvcc.Batch, e *raftpb.Entry, p *cairnpb.Prop
 	if len(p.GetTrace()) > 0 && a.cfg.Tracer.On() {
 		out.span = a.startSpan(p, e)
 	}
-	res, err := applyRequest(b, req)
+	// Only the member a client waits on builds the ranges of a txn; every
+	// member bounds them alike (mvcc.Batch.TxnWith).
+	txn := mvcc.TxnOptions{MaxResponseBytes: p.GetMaxResponseBytes(), Answer: a.waits(p.GetOrigin())}
+	res, err := applyRequest(b, req, txn)
 	if out.span != nil {
 		out.span.SetAttributes(tracing.RevisionAttr.Int64(b.Rev()))
 	}
@@ -379,11 +382,17 @@ func (a *applyActor) applyNormal(b *mvcc.Batch, e *raftpb.Entry, p *cairnpb.Prop
 // answerFor returns the answer owed to origin, or nil when the waiter is not
 // of this member's current incarnation.
 func (a *applyActor) answerFor(o *cairnpb.Origin, id uint64, res *cairnpb.Result) *answer {
-	if o.GetMemberId() != a.cfg.MemberID || o.GetIncarnation() != a.cfg.Incarnation || o.GetWaiter() == "" {
+	if !a.waits(o) {
 		return nil
 	}
 	res.Id = id
 	return &answer{waiter: o.GetWaiter(), result: res}
+}
+
+// waits reports whether origin names a waiter of this member's current
+// incarnation: the only one this actor answers.
+func (a *applyActor) waits(o *cairnpb.Origin) bool {
+	return o.GetMemberId() == a.cfg.MemberID && o.GetIncarnation() == a.cfg.Incarnation && o.GetWaiter() != ""
 }
 
 // confChangeResult answers a conf change: an error when every member refused

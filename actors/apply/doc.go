@@ -47,4 +47,9 @@
 //  4. Applying an entry is deterministic: every member reaches the same state
 //     and the same answers. A request that fails (key not found, compacted
 //     revision) fails on every member and changes nothing.
+//  5. Only the member whose waiter an entry names (this incarnation's)
+//     builds the responses of a txn's ranges; the others only measure them
+//     (mvcc.TxnOptions.Answer). Every member bounds them by the proposal's
+//     max_response_bytes, so a txn over it fails, and changes nothing, on
+//     every member alike.
 package apply

@@ -12,8 +12,10 @@ import (
 
 // applyRequest applies one request to the batch. Errors a client must see
 // (and that every member meets alike) are returned in the Result; any other
-// error means the state machine cannot go on, and is returned.
-func applyRequest(b *mvcc.Batch, r *pb.InternalRaftRequest) (*cairnpb.Result, error) {
+// error means the state machine cannot go on, and is returned. txn says how
+// a txn's ranges are served: bounded by the proposal's max_response_bytes on
+// every member, and built only where a client waits (Answer).
+func applyRequest(b *mvcc.Batch, r *pb.InternalRaftRequest, txn mvcc.TxnOptions) (*cairnpb.Result, error) {
 	res := &cairnpb.Result{}
 	var err error
 	switch {
@@ -29,7 +31,7 @@ func applyRequest(b *mvcc.Batch, r *pb.InternalRaftRequest) (*cairnpb.Result, er
 		}
 	case r.GetTxn() != nil:
 		var resp *pb.TxnResponse
-		if resp, err = b.Txn(r.GetTxn()); err == nil {
+		if resp, err = b.TxnWith(r.GetTxn(), txn); err == nil {
 			res.Response = &cairnpb.Result_Txn{Txn: resp}
 		}
 	case r.GetCompaction() != nil:
@@ -90,6 +92,8 @@ func errorCode(err error) (cairnpb.ErrorCode, bool) {
 		return cairnpb.ErrorCode_ERROR_CODE_COMPACTED, true
 	case errors.Is(err, mvcc.ErrFutureRev):
 		return cairnpb.ErrorCode_ERROR_CODE_FUTURE_REV, true
+	case errors.Is(err, mvcc.ErrResponseTooLarge):
+		return cairnpb.ErrorCode_ERROR_CODE_RESPONSE_TOO_LARGE, true
 	case errors.Is(err, mvcc.ErrDuplicateKey), errors.Is(err, mvcc.ErrTooManyOps):
 		// The front door rejects these before proposing; a proposal that
 		// still carries one is refused alike by every member.

@@ -26,7 +26,7 @@ type memoryOptions struct {
 // after parsing.
 func addMemoryFlags(fs *flag.FlagSet, o *memoryOptions, c *cairn.Config) (check func() error) {
 	fs.Int64Var(&c.MaxResponseBytes, "max-response-bytes", 64<<20,
-		"Maximum bytes of key-values in one unary Range response (or in the ranges of a read-only Txn); a range over more fails with ResourceExhausted and a hint to use a limit or get --stream (RangeStream). The member builds at most about this much per range. Negative: no bound.")
+		"Maximum bytes of key-values in one unary Range response (or in all the ranges of a Txn, which then writes nothing); a range over more fails with ResourceExhausted and a hint to use a limit or get --stream (RangeStream). The member builds at most about this much per range. Negative: no bound.")
 	fs.Int64Var(&c.RaftEntryCacheBytes, "raft-entry-cache-bytes", 4<<20,
 		"Size in bytes of the cache of recent raft log entries (raft reads older ones from pebble). Negative: no cache.")
 	fs.Uint64Var(&c.ApplyCatchUpBytes, "apply-catch-up-bytes", 16<<20,
