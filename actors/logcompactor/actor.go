@@ -89,6 +89,8 @@ type compactor struct {
 	// applied counts the bytes of entries applied since the compactor
 	// last looked at the log because of them.
 	applied uint64
+	// lastCut is when the compactor last cut members off the log.
+	lastCut time.Time
 }
 
 func (c *compactor) Receive(ctx actor.Context) {
@@ -197,8 +199,16 @@ func (c *compactor) target(applied, floor uint64, st *cairnpb.LogStatus) (uint64
 	if tail <= c.cfg.RetentionBytes {
 		return keepFrom, nil // what the members behind need fits
 	}
-	// Over budget: the slowest members will get a snapshot.
-	return c.budgetStart(keepFrom, applied, c.cfg.RetentionBytes)
+	// Over budget: the slowest members will get a snapshot. At most once
+	// an interval, however often applied entries make the compactor look:
+	// a member that has just installed one needs a moment to ask for
+	// what followed, and cut off again at once it would get snapshot
+	// after snapshot while writes go on.
+	if now := time.Now(); now.Sub(c.lastCut) >= c.cfg.Interval {
+		c.lastCut = now
+		return c.budgetStart(keepFrom, applied, c.cfg.RetentionBytes)
+	}
+	return floor, nil
 }
 
 // budgetStart returns the smallest index i in [lo, hi] such that the entries
