@@ -21,6 +21,10 @@
 //     endpoint terminated or connected: every member at that address is
 //     reported to the raft actor as PeerUnreachable or PeerReachable.
 //
+// PeerCodec is the gRPC codec remoting between members should use (cmd/node
+// sets it on both sides): the same protobuf on the wire, without the copy
+// of each raft entry gRPC's own codec makes when it sends and receives.
+//
 // Remote delivery is at most once and silently drops what cannot be sent;
 // raft tolerates lost messages, and PeerUnreachable makes it probe rather
 // than stream to a member that does not answer.

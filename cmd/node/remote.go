@@ -59,11 +59,15 @@ func startRemote(system *actor.ActorSystem, listenURL, advertiseURL string) (*re
 		remote.WithEndpointWriterQueueSize(peerWriterQueue),
 		// WithDialOptions replaces remoting's defaults, insecure
 		// credentials included.
+		// transport.PeerCodec: raft entries cross without a copy of
+		// their own on either side.
 		remote.WithDialOptions(
 			grpc.WithTransportCredentials(insecure.NewCredentials()),
-			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxPeerMessageBytes), grpc.MaxCallSendMsgSize(maxPeerMessageBytes)),
+			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxPeerMessageBytes), grpc.MaxCallSendMsgSize(maxPeerMessageBytes),
+				grpc.ForceCodecV2(transport.PeerCodec())),
 		),
-		remote.WithServerOptions(grpc.MaxRecvMsgSize(maxPeerMessageBytes), grpc.MaxSendMsgSize(maxPeerMessageBytes)),
+		remote.WithServerOptions(grpc.MaxRecvMsgSize(maxPeerMessageBytes), grpc.MaxSendMsgSize(maxPeerMessageBytes),
+			grpc.ForceServerCodecV2(transport.PeerCodec())),
 	)
 	// A failed connection blocks the peer's writer for MaxRetryCount x 2s
 	// and then reports the peer unreachable: one retry keeps that short.
