@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
+	"strings"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/objstorage/objstorageprovider"
@@ -109,6 +111,31 @@ func (w *SSTWriter) Abort() {
 		w.w = nil
 	}
 	_ = w.fs.RemoveAll(w.dir)
+}
+
+// SnapshotFiles returns the sstables an SSTWriter wrote into dir, in the
+// order it wrote them. It reads dir in the engine's filesystem
+// (Options.FS), as the writer wrote it.
+func (e *Engine) SnapshotFiles(dir string) ([]string, error) {
+	names, err := e.fs.List(dir)
+	if err != nil {
+		return nil, fmt.Errorf("storage: list snapshot directory %s: %w", dir, err)
+	}
+	var paths []string
+	for _, name := range names {
+		if strings.HasSuffix(name, ".sst") {
+			paths = append(paths, filepath.Join(dir, name))
+		}
+	}
+	sort.Strings(paths) // the writer numbers its files with fixed widths
+	return paths, nil
+}
+
+// RemoveSnapshotDir removes a directory of received snapshots (one an
+// SSTWriter wrote into, or the directory holding several) from the
+// engine's filesystem. A directory that does not exist is not an error.
+func (e *Engine) RemoveSnapshotDir(dir string) error {
+	return e.fs.RemoveAll(dir)
 }
 
 // ReplaceStateMachine atomically replaces every key of the state machine with

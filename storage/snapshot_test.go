@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
 func openTest(t *testing.T) *Engine {
@@ -109,5 +110,45 @@ func TestSSTWriterRefusesKeysOutsideOrOutOfOrder(t *testing.T) {
 	}
 	if err := w.Add([]byte("\x12a"), nil); err == nil {
 		t.Fatal("accepted keys out of order")
+	}
+}
+
+// TestSnapshotFilesInEngineFS checks that a received snapshot is found and
+// removed in the engine's filesystem, not the operating system's: members
+// of crash tests keep their data in pebble's in-memory filesystem.
+func TestSnapshotFilesInEngineFS(t *testing.T) {
+	fs := vfs.NewMem()
+	e, err := Open("/data", Options{FS: fs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	dir := "/data/snap/1"
+	w, err := e.NewSSTWriter(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Add([]byte("\x11k"), []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	want, err := w.Finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.SnapshotFiles(dir)
+	if err != nil || fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("SnapshotFiles = %v, %v; want %v", got, err, want)
+	}
+	if err := e.ReplaceStateMachine(got); err != nil {
+		t.Fatal(err)
+	}
+	if v := get(t, e.DB, "\x11k"); v != "v" {
+		t.Fatalf("installed key = %q", v)
+	}
+	if err := e.RemoveSnapshotDir("/data/snap"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fs.Stat(dir); err == nil {
+		t.Fatalf("%s still exists after RemoveSnapshotDir", dir)
 	}
 }

@@ -2,9 +2,6 @@ package apply
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
-	"sort"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -15,7 +12,9 @@ import (
 // answers the raft actor. The snapshot's directory is deleted either way.
 func (a *applyActor) installSnapshot(ctx actor.Context, m *cairnpb.InstallSnapshot) {
 	err := a.install(m)
-	_ = os.RemoveAll(m.GetDir())
+	if a.cfg.Engine != nil {
+		_ = a.cfg.Engine.RemoveSnapshotDir(m.GetDir())
+	}
 	res := &cairnpb.SnapshotInstalled{Index: m.GetIndex()}
 	if err != nil {
 		a.cfg.Logger.Error("installing snapshot failed", "index", m.GetIndex(), "error", err)
@@ -49,11 +48,10 @@ func (a *applyActor) install(m *cairnpb.InstallSnapshot) error {
 		// rather than go back in time.
 		return fmt.Errorf("apply: snapshot at %d is not after the applied index %d", m.GetIndex(), a.applied)
 	}
-	paths, err := filepath.Glob(filepath.Join(m.GetDir(), "*.sst"))
+	paths, err := a.cfg.Engine.SnapshotFiles(m.GetDir())
 	if err != nil {
 		return err
 	}
-	sort.Strings(paths)
 	if err := a.cfg.Store.Replace(func() error { return a.cfg.Engine.ReplaceStateMachine(paths) }); err != nil {
 		return err
 	}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -59,7 +58,7 @@ func (r *receiver) Receive(ctx actor.Context) {
 	case *actor.Started:
 		// Whatever a previous run left is either partial or was never
 		// installed: raft will ask for a new snapshot if it needs one.
-		_ = os.RemoveAll(r.cfg.Dir)
+		_ = r.cfg.Engine.RemoveSnapshotDir(r.cfg.Dir)
 		ctx.SetReceiveTimeout(r.cfg.IdleTimeout)
 	case *cairnpb.SnapshotChunk:
 		r.chunk(ctx, m)
