@@ -27,7 +27,11 @@
 //     says exactly which entries a restart must apply again.
 //  3. The raft log is never compacted beyond that durable applied index
 //     (actors/logcompactor), so the entries are there to apply again.
-//     Snapshots are ingested, which is durable at once.
+//     Snapshots are ingested, which is durable at once. The raft log
+//     records a snapshot's metadata before the ingest and the snapshot
+//     itself after it, so a crash between the two leaves a state machine
+//     the log can catch up with at the next start (storage/raftlog,
+//     invariant 5).
 //
 // A data directory written when both shared pebble/ is moved to this layout
 // when opened (migrate.go).

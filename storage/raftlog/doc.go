@@ -13,10 +13,11 @@
 //
 // # Who calls what
 //
-//  1. The write methods (Append, ApplySnapshot, Compact, SetConfState) are
-//     called by one goroutine at a time: the raft actor. Append, Compact and
-//     ApplySnapshot are also serialized by a mutex, so a second writer is
-//     slow, not incorrect.
+//  1. The write methods (Append, BeginSnapshot, ApplySnapshot,
+//     FinishSnapshot, Compact, SetConfState) are called by one goroutine at
+//     a time: the raft actor. All but SetConfState are also serialized by a
+//     mutex, so a second writer (the log compactor's Compact) is slow, not
+//     incorrect.
 //  2. The raft.Storage methods may be called from any goroutine, concurrently
 //     with the writer: raft itself, and the apply actor when it must read
 //     committed entries it missed. They never wait for a write in progress
@@ -56,6 +57,19 @@
 //     last entry: no scan, whatever the length of the log.
 //  4. After a failed commit the log accepts no further writes (ErrBroken);
 //     raft must be restarted after a storage error anyway.
+//  5. A snapshot is installed in two databases, the state machine's and
+//     this one, so in three steps: BeginSnapshot records its metadata
+//     (synced), the state machine ingests it, ApplySnapshot records it as
+//     the log's snapshot and forgets the metadata, in one synced batch.
+//     Whatever a crash interrupts, the log holds the metadata until it is
+//     settled, and FinishSnapshot settles it before raft starts from the
+//     state machine's applied index: at the snapshot's index, the ingest
+//     happened and the log records the snapshot as ApplySnapshot would (the
+//     term comes from the metadata: the state machine's applied index
+//     alone does not say it); below it, nothing happened and the record is
+//     dropped. The log never records a snapshot the state machine does not
+//     hold, and Compact does nothing while one is being installed, so that
+//     it folds no entry the snapshot replaces into the snapshot metadata.
 //
 // # Raft's contract, as implemented
 //

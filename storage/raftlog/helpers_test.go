@@ -277,6 +277,11 @@ func checkLog(t testing.TB, l *Log) {
 	if *re != *s {
 		t.Fatalf("reloaded state %+v, have %+v", *re, *s)
 	}
+	pending, err := loadPending(l.db)
+	must(t, err)
+	if !proto.Equal(pending, l.pending) {
+		t.Fatalf("pebble holds pending snapshot %v, the log %v", pending, l.pending)
+	}
 	checkOtherPrefixes(t, l.db)
 }
 

@@ -16,6 +16,9 @@ import (
 //	0x01 'e' <index: 8 bytes big-endian>  one log entry (entryValue)
 //	0x01 'h'                              the hard state: a marshaled raftpb.HardState
 //	0x01 's'                              the snapshot metadata (snapshotValue)
+//	0x01 'p'                              a snapshot being installed: a marshaled
+//	                                      raftpb.SnapshotMetadata (BeginSnapshot),
+//	                                      present only until it is settled
 //
 // Big-endian indexes make pebble's key order the log order, so a range of
 // entries is one iterator and a compaction is one DeleteRange.
@@ -35,6 +38,7 @@ const (
 	entryTag     byte = 'e'
 	hardStateTag byte = 'h'
 	snapshotTag  byte = 's'
+	pendingTag   byte = 'p'
 
 	entryKeyLen    = 2 + 8
 	entryHeaderLen = 16
@@ -44,6 +48,7 @@ const (
 var (
 	hardStateKey = []byte{storage.RaftLogPrefix, hardStateTag}
 	snapshotKey  = []byte{storage.RaftLogPrefix, snapshotTag}
+	pendingKey   = []byte{storage.RaftLogPrefix, pendingTag}
 	// entriesStart and entriesEnd bound every entry key: [start, end).
 	entriesStart = []byte{storage.RaftLogPrefix, entryTag}
 	entriesEnd   = []byte{storage.RaftLogPrefix, entryTag + 1}

@@ -33,6 +33,9 @@ type Log struct {
 	// kept is the batch of the last append, reset, for the next; guarded
 	// by writeMu (append.go).
 	kept *pebble.Batch
+	// pending is the snapshot BeginSnapshot recorded and nothing has
+	// settled yet, as pebble holds it; nil if none. Guarded by writeMu.
+	pending *raftpb.SnapshotMetadata
 }
 
 var _ raft.Storage = (*Log)(nil)
@@ -56,7 +59,11 @@ func Open(db *pebble.DB, opts Options) (*Log, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &Log{db: db, cache: newEntryCache(opts.CacheBytes)}
+	pending, err := loadPending(db)
+	if err != nil {
+		return nil, err
+	}
+	l := &Log{db: db, cache: newEntryCache(opts.CacheBytes), pending: pending}
 	l.state.Store(st)
 	return l, nil
 }

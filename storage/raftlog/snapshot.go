@@ -1,8 +1,10 @@
 package raftlog
 
 import (
+	"errors"
 	"fmt"
 
+	"github.com/cockroachdb/pebble/v2"
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
@@ -17,6 +19,12 @@ import (
 // the entries and the previous snapshot metadata, which is as correct, and
 // the next synced write makes it durable anyway. Raft requires index to be
 // at most the applied index; the log cannot check that.
+//
+// Compact is also a no-op while a snapshot is being installed (from
+// BeginSnapshot until ApplySnapshot or FinishSnapshot): the entries it
+// would fold into the snapshot metadata are about to be replaced, and the
+// state machine's applied index is then the snapshot's, whose term the
+// entry at that index may not have.
 func (l *Log) Compact(index uint64, cs *raftpb.ConfState) error {
 	l.writeMu.Lock()
 	defer l.writeMu.Unlock()
@@ -24,7 +32,7 @@ func (l *Log) Compact(index uint64, cs *raftpb.ConfState) error {
 		return l.broken
 	}
 	s := l.state.Load()
-	if index <= s.snapIndex {
+	if index <= s.snapIndex || l.pending != nil {
 		return nil
 	}
 	if index > s.last {
@@ -60,7 +68,8 @@ func (l *Log) Compact(index uint64, cs *raftpb.ConfState) error {
 }
 
 // ApplySnapshot discards the whole log and records snap's metadata: the log
-// continues at snap.Metadata.Index+1. Synced.
+// continues at snap.Metadata.Index+1. Synced. It forgets, in the same
+// batch, the snapshot BeginSnapshot recorded.
 //
 // As in MemoryStorage, a snapshot at or below the current snapshot index
 // returns an error wrapping raft.ErrSnapOutOfDate (except that any snapshot
@@ -82,7 +91,11 @@ func (l *Log) ApplySnapshot(snap *raftpb.Snapshot) error {
 	if snap.GetMetadata() == nil {
 		return fmt.Errorf("raftlog: apply snapshot: no metadata")
 	}
-	md := snap.GetMetadata()
+	return l.applySnapshot(snap.GetMetadata())
+}
+
+// applySnapshot is ApplySnapshot under writeMu.
+func (l *Log) applySnapshot(md *raftpb.SnapshotMetadata) error {
 	s := l.state.Load()
 	if s.snapIndex != 0 && md.GetIndex() <= s.snapIndex {
 		return fmt.Errorf("raftlog: apply snapshot at %d, have %d: %w", md.GetIndex(), s.snapIndex, raft.ErrSnapOutOfDate)
@@ -114,8 +127,132 @@ func (l *Log) ApplySnapshot(snap *raftpb.Snapshot) error {
 		}
 		next.hardState = raised
 	}
+	if l.pending != nil {
+		if err := b.Delete(pendingKey, nil); err != nil {
+			return fmt.Errorf("raftlog: apply snapshot: %w", err)
+		}
+	}
 	// Every entry leaves the published range before it leaves pebble.
 	l.state.Store(&next)
 	l.cache.clear()
-	return l.commit(b, true)
+	if err := l.commit(b, true); err != nil {
+		return err
+	}
+	l.pending = nil
+	return nil
+}
+
+// BeginSnapshot records, synced, the metadata of a snapshot that is about
+// to replace the state machine, before the raft actor has the state machine
+// install it; ApplySnapshot follows once it has. The state machine and the
+// log are two pebble databases, so no single write installs a snapshot in
+// both: if the member stops between the two, the log still knows which
+// snapshot the state machine may hold, with its term and conf state, and
+// FinishSnapshot settles it when the member starts again.
+//
+// Nothing else changes: the log keeps its bounds, entries and hard state
+// (raft is not told of the snapshot until ApplySnapshot), except that
+// Compact does nothing until the snapshot is settled. A second
+// BeginSnapshot replaces the first.
+func (l *Log) BeginSnapshot(md *raftpb.SnapshotMetadata) error {
+	l.writeMu.Lock()
+	defer l.writeMu.Unlock()
+	if l.broken != nil {
+		return l.broken
+	}
+	if md == nil {
+		return fmt.Errorf("raftlog: begin snapshot: no metadata")
+	}
+	v, err := proto.Marshal(md)
+	if err != nil {
+		return fmt.Errorf("raftlog: marshal snapshot metadata: %w", err)
+	}
+	b := l.db.NewBatch()
+	defer b.Close()
+	if err := b.Set(pendingKey, v, nil); err != nil {
+		return fmt.Errorf("raftlog: begin snapshot: %w", err)
+	}
+	if err := l.commit(b, true); err != nil {
+		return err
+	}
+	l.pending = proto.Clone(md).(*raftpb.SnapshotMetadata)
+	return nil
+}
+
+// FinishSnapshot settles a snapshot begun (BeginSnapshot) and never applied
+// to the log, given the state machine's applied index, before raft starts.
+// It returns the metadata of the snapshot it applied, or nil if it applied
+// none (including when none was begun).
+//
+//   - The state machine is at the snapshot's index: it installed the
+//     snapshot, and the log records it as ApplySnapshot would (the log
+//     continues after it; the hard state's commit and term are raised to
+//     the snapshot's). If the log already holds that index with the
+//     snapshot's term, it is the same log and is kept.
+//   - Otherwise the state machine is the one it was before BeginSnapshot,
+//     and so is the log: the record is dropped, and the leader sends a
+//     snapshot again.
+func (l *Log) FinishSnapshot(applied uint64) (*raftpb.SnapshotMetadata, error) {
+	l.writeMu.Lock()
+	defer l.writeMu.Unlock()
+	if l.broken != nil {
+		return nil, l.broken
+	}
+	md := l.pending
+	if md == nil {
+		return nil, nil
+	}
+	if applied == md.GetIndex() {
+		held, err := l.holds(md.GetIndex(), md.GetTerm())
+		if err != nil {
+			return nil, err
+		}
+		if !held {
+			if err := l.applySnapshot(md); err != nil {
+				return nil, err
+			}
+			return proto.Clone(md).(*raftpb.SnapshotMetadata), nil
+		}
+	}
+	b := l.db.NewBatch()
+	defer b.Close()
+	if err := b.Delete(pendingKey, nil); err != nil {
+		return nil, fmt.Errorf("raftlog: drop snapshot: %w", err)
+	}
+	if err := l.commit(b, true); err != nil {
+		return nil, err
+	}
+	l.pending = nil
+	return nil, nil
+}
+
+// holds reports whether the log has index i with term: as its snapshot
+// index or as an entry. Called under writeMu.
+func (l *Log) holds(i, term uint64) (bool, error) {
+	s := l.state.Load()
+	switch {
+	case i < s.snapIndex || i > s.last:
+		return false, nil
+	case i == s.snapIndex:
+		return s.snapTerm == term, nil
+	}
+	t, _, err := l.entryMeta(i)
+	return t == term, err
+}
+
+// loadPending reads the snapshot BeginSnapshot recorded, if any.
+func loadPending(db *pebble.DB) (*raftpb.SnapshotMetadata, error) {
+	v, closer, err := db.Get(pendingKey)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("raftlog: read pending snapshot: %w", err)
+	}
+	defer closer.Close()
+	md := &raftpb.SnapshotMetadata{}
+	if err := proto.Unmarshal(v, md); err != nil {
+		return nil, fmt.Errorf("%w: unmarshal pending snapshot: %v", ErrCorrupt, err)
+	}
+	return md, nil
 }
