@@ -119,6 +119,28 @@ func (n *Node) Restart() {
 	n.waitReady()
 }
 
+// StartWith starts the member again on its data, stopping it first if it
+// runs, with opts applied to its configuration (for example another
+// Storage.FS: a crash clone of its filesystem), on a new port, with a new
+// client. It does not wait for the member to be ready (WaitReady): a
+// member that catches up from its peers is ready only once it has.
+func (n *Node) StartWith(opts ...Option) {
+	n.t.Helper()
+	n.Stop()
+	for _, o := range opts {
+		o(&n.cfg)
+	}
+	n.start()
+}
+
+// WaitReady waits until the member has published itself (see
+// cairn.Node.Ready), and fails the test if it stops first or takes more
+// than 30s.
+func (n *Node) WaitReady() {
+	n.t.Helper()
+	n.waitReady()
+}
+
 // Name returns the member's name.
 func (n *Node) Name() string { return n.cfg.Name }
 

@@ -165,6 +165,9 @@ func (a *raftActor) start(ctx actor.Context) {
 		panic(fmt.Errorf("raftactor: recover state machine: %w", err))
 	}
 	log := a.cfg.Log
+	if err := a.settleSnapshot(applied); err != nil {
+		panic(fmt.Errorf("raftactor: %w", err))
+	}
 	log.SetConfState(cs)
 	a.setMembers(cs)
 	hs, _, err := log.InitialState()
@@ -198,6 +201,32 @@ func (a *raftActor) start(ctx actor.Context) {
 	a.publish()
 	// Not scheduler.SendRepeatedly, which races with its cancellation.
 	a.stopTicks = ticker.Start(ctx.ActorSystem(), a.cfg.TickInterval, ctx.Self(), &cairnpb.Tick{})
+}
+
+// settleSnapshot finishes in the log a snapshot install the member was in
+// the middle of when it stopped (see raftlog.Log.FinishSnapshot), then
+// checks that the state machine's applied index is inside the log: at or
+// after its snapshot index, at or before its last index. Raft cannot start
+// otherwise, and says less clearly why.
+func (a *raftActor) settleSnapshot(applied uint64) error {
+	log := a.cfg.Log
+	md, err := log.FinishSnapshot(applied)
+	if err != nil {
+		return fmt.Errorf("finish the snapshot begun before a restart: %w", err)
+	}
+	if md != nil {
+		a.cfg.Logger.Warn("recorded in the raft log the snapshot the state machine installed before a restart",
+			"index", md.GetIndex(), "term", md.GetTerm())
+	}
+	first, _ := log.FirstIndex()
+	last, _ := log.LastIndex()
+	switch {
+	case applied < first-1:
+		return fmt.Errorf("state machine applied index %d is behind the raft log's snapshot at %d", applied, first-1)
+	case applied > last:
+		return fmt.Errorf("state machine applied index %d is beyond the raft log's last index %d", applied, last)
+	}
+	return nil
 }
 
 // maybeCampaign starts an election at once when this member is the only

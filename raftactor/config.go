@@ -76,11 +76,28 @@ type Config struct {
 	// OnReceive, if not nil, is told the size of every RaftBatch received
 	// from another member (etcd_network_peer_received_bytes_total).
 	OnReceive func(from uint64, bytes int)
+	// OnSnapshotStep, if not nil, is called at each step of installing a
+	// received snapshot, with the snapshot's index, before the actor takes
+	// the next one: crash tests take their crash there.
+	OnSnapshotStep func(step SnapshotStep, index uint64)
 	// Tracer, if on, makes the handling of a Ready part of the trace of a
 	// traced message stepped since the last Ready (see Receive), even when
 	// the RaftReady that triggers it is not traced.
 	Tracer *tracing.Tracer
 }
+
+// SnapshotStep names a step of a snapshot's installation (see the package
+// documentation), for Config.OnSnapshotStep.
+type SnapshotStep int
+
+const (
+	// SnapshotBegun: the raft log recorded that the snapshot is about to
+	// be installed; the state machine is still the old one.
+	SnapshotBegun SnapshotStep = iota + 1
+	// SnapshotIngested: the state machine is the snapshot's; the raft log
+	// has not recorded it yet.
+	SnapshotIngested
+)
 
 // DefaultConfig returns the defaults applied to zero fields.
 func DefaultConfig() Config {

@@ -26,7 +26,10 @@
 //     raft's MsgSnap and where its data is; when raft hands the snapshot back
 //     in an append, the actor has the apply actor install it
 //     (InstallSnapshot, SnapshotInstalled) before the log records it, and
-//     appends that follow wait, in order.
+//     appends that follow wait, in order. The log records the snapshot's
+//     metadata first (raftlog.Log.BeginSnapshot), so that a member stopped
+//     between the state machine's ingest and the log's ApplySnapshot
+//     finishes the install when it starts again (FinishSnapshot).
 //  5. A proposal made while no leader is known waits for one, at most an
 //     election timeout, in a queue bounded in bytes (pending.go).
 //
@@ -41,6 +44,10 @@
 //  3. After a restart (of the actor or the process) raft resumes from the
 //     raft log and the state machine's applied index; the apply actor ignores
 //     entries it already applied, so re-delivered entries are harmless.
+//     Before raft starts, the log settles a snapshot install the member was
+//     in the middle of, and the applied index must then lie inside the log
+//     (at or after its snapshot, at or before its last entry): the actor
+//     fails with that error rather than start raft on a log it cannot use.
 //
 // With tracing on (Config.Tracer), a Ready is a span of the trace of the
 // last traced message stepped since the previous Ready, even when the

@@ -66,6 +66,14 @@ func (a *raftActor) append(ctx actor.Context, m *raftpb.Message) {
 			panic(fmt.Errorf("raftactor: no data for snapshot at index %d", index))
 		}
 		delete(a.snapshotDirs, index)
+		// The log learns first which snapshot the state machine is about
+		// to hold, so that a crash after the state machine installed it
+		// and before the log recorded it leaves the log able to record it
+		// at the next start (raftlog.Log.FinishSnapshot).
+		if err := a.cfg.Log.BeginSnapshot(snap.GetMetadata()); err != nil {
+			panic(fmt.Errorf("raftactor: begin snapshot at index %d: %w", index, err))
+		}
+		a.snapshotStep(SnapshotBegun, index)
 		a.installing = m
 		ctx.Request(a.cfg.Apply, &cairnpb.InstallSnapshot{Index: index, Dir: dir})
 		return
@@ -83,6 +91,7 @@ func (a *raftActor) installed(ctx actor.Context, res *cairnpb.SnapshotInstalled)
 	if e := res.GetError(); e != nil {
 		panic(fmt.Errorf("raftactor: install snapshot at index %d: %s", res.GetIndex(), e.GetMessage()))
 	}
+	a.snapshotStep(SnapshotIngested, res.GetIndex())
 	if err := a.cfg.Log.ApplySnapshot(m.GetSnapshot()); err != nil {
 		panic(fmt.Errorf("raftactor: apply snapshot to log: %w", err))
 	}
@@ -207,5 +216,11 @@ func (a *raftActor) publish() {
 	if next != a.status {
 		a.status = next
 		a.cfg.Board.publish(next)
+	}
+}
+
+func (a *raftActor) snapshotStep(step SnapshotStep, index uint64) {
+	if a.cfg.OnSnapshotStep != nil {
+		a.cfg.OnSnapshotStep(step, index)
 	}
 }

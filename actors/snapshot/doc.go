@@ -28,5 +28,7 @@
 //     snapshot is deleted, never installed.
 //  3. Installation replaces the whole state machine atomically (see
 //     storage.Engine.ReplaceStateMachine): a crash leaves either the old
-//     state or the new one.
+//     state or the new one, and the raft log, which recorded the
+//     snapshot's metadata before the install, records the new one at the
+//     next start if the install happened (storage/raftlog, invariant 5).
 package snapshot
