@@ -203,12 +203,13 @@ func (c *compactor) target(applied, floor uint64, st *cairnpb.LogStatus) (uint64
 	// an interval, however often applied entries make the compactor look:
 	// a member that has just installed one needs a moment to ask for
 	// what followed, and cut off again at once it would get snapshot
-	// after snapshot while writes go on.
+	// after snapshot while writes go on. Meanwhile what every member
+	// holds goes, as within the budget.
 	if now := time.Now(); now.Sub(c.lastCut) >= c.cfg.Interval {
 		c.lastCut = now
 		return c.budgetStart(keepFrom, applied, c.cfg.RetentionBytes)
 	}
-	return floor, nil
+	return keepFrom, nil
 }
 
 // budgetStart returns the smallest index i in [lo, hi] such that the entries

@@ -46,26 +46,33 @@ func durableAt(index uint64) func() (uint64, *raftpb.ConfState, error) {
 
 func TestCompactKeepsWhatMembersBehindNeed(t *testing.T) {
 	for _, tc := range []struct {
-		name      string
-		status    *cairnpb.LogStatus
-		retention uint64
-		first     uint64 // the log's first index after compacting
+		name       string
+		status     *cairnpb.LogStatus
+		retention  uint64
+		cutJustNow bool   // the compactor cut members off less than an interval ago
+		first      uint64 // the log's first index after compacting
 	}{
 		// The leader's word is all a member that does not lead keeps for:
 		// without it, everything applied and flushed goes.
-		{"follower, no word from a leader", &cairnpb.LogStatus{}, 1 << 20, 81},
-		{"follower, all members caught up", &cairnpb.LogStatus{MinMatch: 100, MinMatchKnown: true}, 1 << 20, 81},
-		{"follower, a member behind", &cairnpb.LogStatus{MinMatch: 50, MinMatchKnown: true}, 1 << 20, 51},
-		{"leader, a member behind", &cairnpb.LogStatus{Leader: true, MinMatch: 30, MinMatchKnown: true}, 1 << 20, 31},
+		{"follower, no word from a leader", &cairnpb.LogStatus{}, 1 << 20, false, 81},
+		{"follower, all members caught up", &cairnpb.LogStatus{MinMatch: 100, MinMatchKnown: true}, 1 << 20, false, 81},
+		{"follower, a member behind", &cairnpb.LogStatus{MinMatch: 50, MinMatchKnown: true}, 1 << 20, false, 51},
+		{"leader, a member behind", &cairnpb.LogStatus{Leader: true, MinMatch: 30, MinMatchKnown: true}, 1 << 20, false, 31},
 		// Never past the durable applied index, whatever members hold.
-		{"leader, members past applied", &cairnpb.LogStatus{Leader: true, MinMatch: 95, MinMatchKnown: true}, 1 << 20, 81},
+		{"leader, members past applied", &cairnpb.LogStatus{Leader: true, MinMatch: 95, MinMatchKnown: true}, 1 << 20, false, 81},
 		// A member further behind than the budget gets a snapshot: keep
 		// only the budget's worth (entries of 1 KiB and a few bytes).
-		{"follower, a member far behind", &cairnpb.LogStatus{MinMatch: 10, MinMatchKnown: true}, 40 << 10, 62},
+		{"follower, a member far behind", &cairnpb.LogStatus{MinMatch: 10, MinMatchKnown: true}, 40 << 10, false, 62},
+		// Cut at most once an interval: meanwhile only what every member
+		// holds goes.
+		{"follower, a member far behind, just cut", &cairnpb.LogStatus{MinMatch: 10, MinMatchKnown: true}, 40 << 10, true, 11},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l := openLog(t, 100, 1<<10)
-			c := &compactor{cfg: Config{Log: l, Durable: durableAt(80), RetentionBytes: tc.retention}}
+			c := &compactor{cfg: Config{Log: l, Durable: durableAt(80), RetentionBytes: tc.retention, Interval: time.Hour}}
+			if tc.cutJustNow {
+				c.lastCut = time.Now()
+			}
 			if err := c.compact(nil, tc.status); err != nil {
 				t.Fatal(err)
 			}
