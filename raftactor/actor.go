@@ -318,18 +318,21 @@ func (a *raftActor) logStatus(ctx actor.Context) {
 		return
 	}
 	res := &cairnpb.LogStatus{}
-	if a.rn.BasicStatus().RaftState == raft.StateLeader {
-		res.Leader, res.MinMatch, res.MinMatchKnown = true, a.minMatch(), true
+	if m, ok := a.leaderMinMatch(); ok {
+		res.Leader, res.MinMatch, res.MinMatchKnown = true, m, true
 	} else if a.heardMinMatch != nil {
 		res.MinMatch, res.MinMatchKnown = *a.heardMinMatch, true
 	}
 	ctx.Respond(res)
 }
 
-// minMatch returns, on the leader, the lowest index any member is known to
-// hold: its own match (the last index it persisted) or a lower one of
-// another member's.
-func (a *raftActor) minMatch() uint64 {
+// leaderMinMatch returns, when this member leads, the lowest index any
+// member is known to hold: its own match (the last index it persisted) or
+// a lower one of another member's. ok is false when it does not lead.
+func (a *raftActor) leaderMinMatch() (_ uint64, ok bool) {
+	if a.rn.BasicStatus().RaftState != raft.StateLeader {
+		return 0, false
+	}
 	var own uint64
 	lowest := uint64(math.MaxUint64)
 	a.rn.WithProgress(func(id uint64, _ raft.ProgressType, pr tracker.Progress) {
@@ -339,7 +342,7 @@ func (a *raftActor) minMatch() uint64 {
 			lowest = min(lowest, pr.Match)
 		}
 	})
-	return min(own, lowest)
+	return min(own, lowest), true
 }
 
 func (a *raftActor) step(m *raftpb.Message) {

@@ -187,8 +187,7 @@ func (a *raftActor) flush(ctx actor.Context, o *outbox) {
 	// Members that do not lead keep the log from the lowest match, so
 	// that one of them coming to lead can feed the members behind.
 	var minMatch *uint64
-	if a.rn.BasicStatus().RaftState == raft.StateLeader {
-		m := a.minMatch()
+	if m, ok := a.leaderMinMatch(); ok {
 		minMatch = &m
 	}
 	for _, to := range o.order {
