@@ -280,11 +280,8 @@ func (s *Server) proposeConfChange(ctx context.Context, typ raftpb.ConfChangeTyp
 	if err != nil {
 		return err
 	}
-	res, ok := msg.(*cairnpb.Result)
-	if !ok {
-		return fmt.Errorf("frontdoor: unexpected answer %T to a conf change", msg)
-	}
-	return fromProto(res.GetError())
+	_, err = answerAs[*cairnpb.Result](msg, "a conf change")
+	return err
 }
 
 // checkPeerURLs validates and normalises the peer URLs of a member.

@@ -3,6 +3,7 @@ package frontdoor
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
@@ -134,4 +135,14 @@ func fromProto(e *cairnpb.Error) error {
 		return nil
 	}
 	return &actorError{code: e.GetCode(), msg: e.GetMessage()}
+}
+
+// answerAs returns an actor's answer m as the R it should be, with the
+// error it carries; asked names the question for an answer of another type.
+func answerAs[R interface{ GetError() *cairnpb.Error }](m any, asked string) (R, error) {
+	res, ok := m.(R)
+	if !ok {
+		return res, fmt.Errorf("frontdoor: unexpected answer %T to %s", m, asked)
+	}
+	return res, fromProto(res.GetError())
 }

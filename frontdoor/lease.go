@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"math"
 	"sync/atomic"
@@ -91,11 +90,8 @@ func (l *leaseServer) LeaseTimeToLive(ctx context.Context, r *pb.LeaseTimeToLive
 	if err != nil {
 		return nil, grpcError(err)
 	}
-	res, ok := m.(*cairnpb.LeaseLookupResult)
-	if !ok {
-		return nil, grpcError(fmt.Errorf("frontdoor: unexpected answer %T to a lease lookup", m))
-	}
-	if err := fromProto(res.GetError()); err != nil {
+	res, err := answerAs[*cairnpb.LeaseLookupResult](m, "a lease lookup")
+	if err != nil {
 		return nil, grpcError(err)
 	}
 	if !res.GetFound() {
@@ -154,11 +150,8 @@ func (s *Server) renewLease(ctx context.Context, id int64) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	res, ok := m.(*cairnpb.LeaseRenewResult)
-	if !ok {
-		return 0, fmt.Errorf("frontdoor: unexpected answer %T to a lease renewal", m)
-	}
-	if err := fromProto(res.GetError()); err != nil {
+	res, err := answerAs[*cairnpb.LeaseRenewResult](m, "a lease renewal")
+	if err != nil {
 		return 0, err
 	}
 	return res.GetTtl(), nil

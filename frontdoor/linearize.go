@@ -2,7 +2,6 @@ package frontdoor
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"time"
 
@@ -118,11 +117,8 @@ func (s *Server) askBatch(b *readBatch) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	res, ok := m.(*cairnpb.ReadIndexResult)
-	if !ok {
-		return 0, fmt.Errorf("frontdoor: unexpected answer %T to a read index request", m)
-	}
-	if err := fromProto(res.GetError()); err != nil {
+	res, err := answerAs[*cairnpb.ReadIndexResult](m, "a read index request")
+	if err != nil {
 		return 0, err
 	}
 	return res.GetIndex(), nil

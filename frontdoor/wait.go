@@ -3,7 +3,6 @@ package frontdoor
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"time"
 
@@ -114,11 +113,8 @@ func (s *Server) propose(ctx context.Context, r *pb.InternalRaftRequest) (*cairn
 	if err != nil {
 		return nil, err
 	}
-	res, ok := m.(*cairnpb.Result)
-	if !ok {
-		return nil, fmt.Errorf("frontdoor: unexpected answer %T to a proposal", m)
-	}
-	if err := fromProto(res.GetError()); err != nil {
+	res, err := answerAs[*cairnpb.Result](m, "a proposal")
+	if err != nil {
 		return nil, err
 	}
 	return res, nil
