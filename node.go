@@ -138,6 +138,7 @@ func start(system *actor.ActorSystem, cfg Config, engine *storage.Engine) (*Node
 	rc.ID = id.GetMemberId()
 	rc.ClusterID = id.GetClusterId()
 	rc.Log = log
+	rc.RemoveSnapshotDir = engine.RemoveSnapshotDir
 	rc.Peers = peers
 	rc.Board = n.board
 	rc.Logger = logger

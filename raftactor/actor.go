@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -361,7 +360,7 @@ func (a *raftActor) receivedSnapshot(m *cairnpb.ReceivedSnapshot) {
 	// Only the newest received snapshot can still be installed.
 	for i, dir := range a.snapshotDirs {
 		if i < index {
-			_ = os.RemoveAll(dir)
+			_ = a.cfg.RemoveSnapshotDir(dir)
 			delete(a.snapshotDirs, i)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -80,6 +81,10 @@ type Config struct {
 	// received snapshot, with the snapshot's index, before the actor takes
 	// the next one: crash tests take their crash there.
 	OnSnapshotStep func(step SnapshotStep, index uint64)
+	// RemoveSnapshotDir removes the directory of a received snapshot that
+	// a newer one made useless, in the filesystem the receiver wrote it
+	// to (storage.Engine.RemoveSnapshotDir). Nil: os.RemoveAll.
+	RemoveSnapshotDir func(dir string) error
 	// Tracer, if on, makes the handling of a Ready part of the trace of a
 	// traced message stepped since the last Ready (see Receive), even when
 	// the RaftReady that triggers it is not traced.
@@ -118,6 +123,9 @@ func (c Config) WithDefaults() Config {
 	d := DefaultConfig()
 	if c.TickInterval == 0 {
 		c.TickInterval = d.TickInterval
+	}
+	if c.RemoveSnapshotDir == nil {
+		c.RemoveSnapshotDir = os.RemoveAll
 	}
 	if c.ElectionTicks == 0 {
 		c.ElectionTicks = d.ElectionTicks
