@@ -305,6 +305,9 @@ func (a *raftActor) progress(ctx actor.Context) {
 				Match:   pr.Match,
 				Learner: pr.IsLearner,
 				Active:  id == a.cfg.ID || (!a.unreachable[id] && now.Sub(a.lastHeard[id]) < a.cfg.ElectionTimeout()),
+				// For the status page (statuspage).
+				State:           pr.State.String(),
+				PendingSnapshot: pr.PendingSnapshot,
 			})
 		}
 	}

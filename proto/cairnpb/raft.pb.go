@@ -652,9 +652,15 @@ type MemberProgress struct {
 	Learner bool                   `protobuf:"varint,3,opt,name=learner,proto3" json:"learner,omitempty"`
 	// active is true when the leader heard from the member within an
 	// election timeout (always for the leader itself).
-	Active        bool `protobuf:"varint,4,opt,name=active,proto3" json:"active,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Active bool `protobuf:"varint,4,opt,name=active,proto3" json:"active,omitempty"`
+	// state is raft's replication state of the member as the leader tracks
+	// it: "StateProbe", "StateReplicate" or "StateSnapshot".
+	State string `protobuf:"bytes,5,opt,name=state,proto3" json:"state,omitempty"`
+	// pending_snapshot is, in StateSnapshot, the index of the snapshot being
+	// sent to the member.
+	PendingSnapshot uint64 `protobuf:"varint,6,opt,name=pending_snapshot,json=pendingSnapshot,proto3" json:"pending_snapshot,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *MemberProgress) Reset() {
@@ -713,6 +719,20 @@ func (x *MemberProgress) GetActive() bool {
 		return x.Active
 	}
 	return false
+}
+
+func (x *MemberProgress) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *MemberProgress) GetPendingSnapshot() uint64 {
+	if x != nil {
+		return x.PendingSnapshot
+	}
+	return 0
 }
 
 // LogStatusRequest asks the raft actor what the log compactor needs; the
@@ -889,12 +909,14 @@ const file_cairnpb_raft_proto_rawDesc = "" +
 	"\x0eProgressResult\x12\x16\n" +
 	"\x06leader\x18\x01 \x01(\bR\x06leader\x12!\n" +
 	"\fleader_match\x18\x02 \x01(\x04R\vleaderMatch\x121\n" +
-	"\amembers\x18\x03 \x03(\v2\x17.cairnpb.MemberProgressR\amembers\"h\n" +
+	"\amembers\x18\x03 \x03(\v2\x17.cairnpb.MemberProgressR\amembers\"\xa9\x01\n" +
 	"\x0eMemberProgress\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x14\n" +
 	"\x05match\x18\x02 \x01(\x04R\x05match\x12\x18\n" +
 	"\alearner\x18\x03 \x01(\bR\alearner\x12\x16\n" +
-	"\x06active\x18\x04 \x01(\bR\x06active\"\x12\n" +
+	"\x06active\x18\x04 \x01(\bR\x06active\x12\x14\n" +
+	"\x05state\x18\x05 \x01(\tR\x05state\x12)\n" +
+	"\x10pending_snapshot\x18\x06 \x01(\x04R\x0fpendingSnapshot\"\x12\n" +
 	"\x10LogStatusRequest\"h\n" +
 	"\tLogStatus\x12\x16\n" +
 	"\x06leader\x18\x01 \x01(\bR\x06leader\x12\x1b\n" +
