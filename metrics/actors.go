@@ -55,6 +55,9 @@ func (st *actorTimer) receive(next actor.ReceiverFunc) actor.ReceiverFunc {
 				st.m.depths.add(st.role, st.depth)
 				st.counted = true
 			}
+		case *actor.Restarting:
+			st.resolve(c)
+			st.m.restarts.WithLabelValues(st.role).Inc()
 		case *actor.Stopped:
 			if st.counted {
 				st.m.depths.remove(st.role, st.depth)
@@ -101,17 +104,21 @@ func (d *mailboxDepth) MessageReceived(any) { d.n.Add(-1) }
 func (d *mailboxDepth) MailboxEmpty()       {}
 
 // depthCollector exports cairn_actor_mailbox_depth: by role, the sum of
-// the depths of the running actors of that role.
+// the depths of the running actors of that role; and cairn_actor_running,
+// how many of them run.
 type depthCollector struct {
-	desc *prometheus.Desc
-	mu   sync.Mutex
-	live map[string]map[*mailboxDepth]struct{}
+	desc    *prometheus.Desc
+	running *prometheus.Desc
+	mu      sync.Mutex
+	live    map[string]map[*mailboxDepth]struct{}
 }
 
 func newDepthCollector() *depthCollector {
 	return &depthCollector{
 		desc: prometheus.NewDesc("cairn_actor_mailbox_depth",
 			"Messages in the mailboxes of the running actors of a role, waiting or being handled (system messages included).", []string{"actor"}, nil),
+		running: prometheus.NewDesc("cairn_actor_running",
+			"Running actors of a role (one for most; watch streams and snapshot senders come and go).", []string{"actor"}, nil),
 		live: map[string]map[*mailboxDepth]struct{}{},
 	}
 }
@@ -136,7 +143,7 @@ func (c *depthCollector) remove(role string, d *mailboxDepth) {
 	}
 }
 
-func (c *depthCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+func (c *depthCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc; ch <- c.running }
 
 func (c *depthCollector) Collect(ch chan<- prometheus.Metric) {
 	c.mu.Lock()
@@ -147,5 +154,6 @@ func (c *depthCollector) Collect(ch chan<- prometheus.Metric) {
 			n += d.n.Load()
 		}
 		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), role)
+		ch <- prometheus.MustNewConstMetric(c.running, prometheus.GaugeValue, float64(len(set)), role)
 	}
 }

@@ -92,3 +92,42 @@ func waitDepth(t *testing.T, m *metrics.Member, n float64) {
 	}
 	t.Fatalf("depth %v, want %v", got, n)
 }
+
+// panicker panics on its first Tick, and reports every Started.
+type panicker struct {
+	started chan struct{}
+	failed  *bool
+}
+
+func (p *panicker) Receive(ctx actor.Context) {
+	switch ctx.Message().(type) {
+	case *actor.Started:
+		p.started <- struct{}{}
+	case *cairnpb.Tick:
+		if !*p.failed {
+			*p.failed = true
+			panic("first tick")
+		}
+	}
+}
+
+// A restart by the supervisor counts in cairn_actor_restarts_total under
+// the actor's role; the restarted actor is still one running actor.
+func TestActorRestarts(t *testing.T) {
+	m := metrics.New(metrics.Sources{})
+	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+		return slog.New(slog.DiscardHandler)
+	}))
+	started, failed := make(chan struct{}, 2), false
+	pid := system.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return &panicker{started: started, failed: &failed} },
+		m.ActorOptions("apply")...))
+	<-started
+	system.Root.Send(pid, &cairnpb.Tick{})
+	<-started // restarted
+	if got := family(t, m, "cairn_actor_restarts_total").GetMetric(); len(got) != 1 || got[0].GetCounter().GetValue() != 1 {
+		t.Fatalf("restarts %v, want 1 for apply", got)
+	}
+	if got := family(t, m, "cairn_actor_running").GetMetric(); len(got) != 1 || got[0].GetGauge().GetValue() != 1 {
+		t.Fatalf("running %v, want 1", got)
+	}
+}

@@ -54,7 +54,9 @@ type Member struct {
 	received      *prometheus.CounterVec
 
 	actorTime *prometheus.HistogramVec
+	restarts  *prometheus.CounterVec
 	depths    *depthCollector
+	unary     *prometheus.HistogramVec // grpc.go
 }
 
 // New returns a member's metrics, registered on a new registry with Go's
@@ -91,9 +93,14 @@ func New(src Sources) *Member {
 			Help:    "Time an actor spent handling one message, by actor and message type. The rate of its sum is the actor's busy fraction.",
 			Buckets: prometheus.ExponentialBuckets(0.00001, 4, 10),
 		}, []string{"actor", "message"}),
+		restarts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "cairn", Subsystem: "actor", Name: "restarts_total",
+			Help: "Restarts of the actors of a role by their supervisor, after a failure.",
+		}, []string{"actor"}),
 		depths: newDepthCollector(),
+		unary:  newUnaryHistogram(),
 	}
-	reg.MustRegister(m.walFsync, m.backendCommit, m.slowApplies, m.sent, m.received, m.actorTime, m.depths)
+	reg.MustRegister(m.walFsync, m.backendCommit, m.slowApplies, m.sent, m.received, m.actorTime, m.restarts, m.depths, m.unary)
 	m.registerSources(src)
 	return m
 }
@@ -177,6 +184,8 @@ func (m *Member) registerSources(src Sources) {
 		gauge("etcd", "debugging", "mvcc_watcher_total", "Total number of watchers.", func() float64 { return float64(w.Watchers.Load()) })
 		counter("cairn", "watch", "lagged_total", "Watchers moved from the live stream to catching up from history, because their queue was full.",
 			func() float64 { return float64(w.Lagged.Load()) })
+		gauge("cairn", "watch", "streams_catching_up", "Watch streams with watchers catching up from history.",
+			func() float64 { return float64(w.CatchingUp.Load()) })
 		gauge("cairn", "watch", "queued_bytes", "Bytes of responses queued in all watch streams for their clients.",
 			func() float64 { return float64(w.QueuedBytes.Load()) })
 	}

@@ -150,6 +150,7 @@ func (a *streamActor) Receive(ctx actor.Context) {
 		// mailbox, never to be read).
 		a.ticker(false)
 		a.s.addQueued(-a.s.queued) // the queue goes with the stream
+		a.s.addUnsynced(-a.s.unsynced)
 	case *pb.WatchRequest:
 		a.s.request(m)
 	case *cairnpb.WatchPull:

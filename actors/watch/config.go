@@ -141,6 +141,9 @@ type Stats struct {
 	// from history, because their stream's queue was full or the hub
 	// skipped events.
 	Lagged atomic.Int64
+	// CatchingUp is the number of streams with watchers catching up from
+	// history.
+	CatchingUp atomic.Int64
 	// QueuedBytes is the bytes of responses queued in all streams for
 	// their clients (each stream's share is within QueueBytes).
 	QueuedBytes atomic.Int64

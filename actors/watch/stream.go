@@ -286,7 +286,7 @@ func (s *stream) drop(w *watcher) {
 	case subscribing:
 		delete(s.subs, w.sub)
 	case unsynced:
-		s.unsynced--
+		s.addUnsynced(-1)
 	}
 	s.idx.remove(w.r, w)
 	s.env.unsubscribe(w.r)
@@ -343,7 +343,7 @@ func (s *stream) subscribed(sub, rev int64) {
 // lag moves w to catch up from history from w.next.
 func (s *stream) lag(w *watcher, fromSynced bool) {
 	w.state = unsynced
-	s.unsynced++
+	s.addUnsynced(1)
 	if fromSynced {
 		s.cfg.Stats.Lagged.Add(1)
 	}
@@ -558,7 +558,7 @@ func (s *stream) readChunk(v *mvcc.ReadView, parts []*watcher, from, vrev int64,
 		w.next = max(w.next, end+1)
 		if inSync {
 			w.state = synced
-			s.unsynced--
+			s.addUnsynced(-1)
 		}
 	}
 }
@@ -603,6 +603,19 @@ func (s *stream) push(e entry) {
 	}
 	s.queue = append(s.queue, e)
 	s.addQueued(e.size)
+}
+
+// addUnsynced changes the count of watchers catching up, and the hub's
+// count of streams catching up when it leaves or reaches zero.
+func (s *stream) addUnsynced(n int) {
+	before := s.unsynced
+	s.unsynced += n
+	switch {
+	case before == 0 && s.unsynced > 0:
+		s.cfg.Stats.CatchingUp.Add(1)
+	case before > 0 && s.unsynced == 0:
+		s.cfg.Stats.CatchingUp.Add(-1)
+	}
 }
 
 // addQueued changes the bytes queued, here and in the hub's Stats.
