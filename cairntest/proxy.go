@@ -30,7 +30,11 @@ type Proxy struct {
 	l      net.Listener       // nil while cut or closed
 	cancel context.CancelFunc // ends dials to the target of the current listener
 	conns  map[net.Conn]struct{}
-	closed bool
+	// refuse, if set, names the connections the proxy closes (see
+	// Refuse); clients holds the accepted ones, for it.
+	refuse  func(remote net.Addr) bool
+	clients map[net.Conn]struct{}
+	closed  bool
 	wg     sync.WaitGroup // every goroutine the proxy started
 }
 
@@ -44,7 +48,7 @@ func NewProxy(target string) (*Proxy, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Proxy{target: target, addr: l.Addr().String(), conns: map[net.Conn]struct{}{}}
+	p := &Proxy{target: target, addr: l.Addr().String(), conns: map[net.Conn]struct{}{}, clients: map[net.Conn]struct{}{}}
 	p.mu.Lock()
 	p.serve(l)
 	p.mu.Unlock()
@@ -94,6 +98,41 @@ func (p *Proxy) Heal() error {
 	return nil
 }
 
+// Refuse closes the accepted connections whose remote (dialling) address
+// refuse reports true for, now and as they come, until Refuse(nil): a test
+// can cut a member off from some peers only, or in one direction only, by
+// what dialled. Refuse(nil) does not reopen what was closed; the dialler
+// dials again.
+func (p *Proxy) Refuse(refuse func(remote net.Addr) bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.refuse = refuse
+	if refuse == nil {
+		return
+	}
+	for c := range p.clients {
+		if refuse(c.RemoteAddr()) {
+			c.Close() // forward untracks it
+		}
+	}
+}
+
+// trackClient tracks an accepted connection as track does, unless the
+// rule of Refuse closes it (refused).
+func (p *Proxy) trackClient(l net.Listener, c net.Conn) (tracked, refused bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.refuse != nil && p.refuse(c.RemoteAddr()) {
+		return false, true
+	}
+	if p.l != l {
+		return false, false
+	}
+	p.conns[c] = struct{}{}
+	p.clients[c] = struct{}{}
+	return true, false
+}
+
 // IsCut reports whether the proxy is cut (or closed).
 func (p *Proxy) IsCut() bool {
 	p.mu.Lock()
@@ -123,6 +162,7 @@ func (p *Proxy) stopLocked() {
 		c.Close()
 	}
 	clear(p.conns)
+	clear(p.clients)
 }
 
 // serve starts accepting on l. p.mu is held.
@@ -139,7 +179,12 @@ func (p *Proxy) serve(l net.Listener) {
 				// not fail otherwise in tests.)
 				return
 			}
-			if !p.track(l, c) {
+			tracked, refused := p.trackClient(l, c)
+			if refused {
+				c.Close()
+				continue
+			}
+			if !tracked {
 				c.Close()
 				return
 			}
@@ -169,6 +214,7 @@ func (p *Proxy) untrack(cs ...net.Conn) {
 	defer p.mu.Unlock()
 	for _, c := range cs {
 		delete(p.conns, c)
+		delete(p.clients, c)
 		c.Close()
 	}
 }

@@ -311,3 +311,43 @@ func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
 }
+
+// TestProxyRefuse closes the connections of one dialler (known by its
+// local address) and refuses its new ones, while another goes on.
+func TestProxyRefuse(t *testing.T) {
+	echo := startEcho(t)
+	p := newProxy(t, echo.addr())
+	a, err := net.Dial("tcp", p.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := net.Dial("tcp", p.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	// a is proxied: its byte comes back.
+	if _, err := a.Write([]byte("a")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(a, make([]byte, 1)); err != nil {
+		t.Fatal(err)
+	}
+
+	refused := a.LocalAddr().String()
+	p.Refuse(func(remote net.Addr) bool { return remote.String() == refused })
+	a.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := a.Read(make([]byte, 1)); err == nil || isTimeout(err) {
+		t.Fatalf("read on a refused connection: %v, want it closed", err)
+	}
+	roundTrip(t, b, []byte("still"))
+
+	p.Refuse(nil)
+	c, err := net.Dial("tcp", p.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	roundTrip(t, c, []byte("again"))
+}
