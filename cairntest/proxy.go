@@ -35,7 +35,7 @@ type Proxy struct {
 	refuse  func(remote net.Addr) bool
 	clients map[net.Conn]struct{}
 	closed  bool
-	wg     sync.WaitGroup // every goroutine the proxy started
+	wg      sync.WaitGroup // every goroutine the proxy started
 }
 
 // proxyDialTimeout bounds a dial to the target.
