@@ -23,6 +23,8 @@ type outcome struct {
 	End int64
 	// Faults are the injector's actions, shown in the visualisation.
 	Faults []porcupine.Annotation
+	// Diverged: members whose event histories differ from the first's.
+	Diverged []string
 }
 
 // verdict is what the checks found.
@@ -38,6 +40,7 @@ type verdict struct {
 // check runs every check of o; porcupine gets at most timeout.
 func check(o outcome, timeout time.Duration) verdict {
 	var v verdict
+	v.Failures = append(v.Failures, o.Diverged...)
 	v.Failures = append(v.Failures, checkEventHistory(o.Events, o.FinalRev)...)
 	v.Failures = append(v.Failures, checkAcknowledged(o.Ops, o.Events)...)
 	v.Failures = append(v.Failures, checkSerializable(o.Serial, o.Events, o.FinalRev)...)

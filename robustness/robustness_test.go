@@ -1,0 +1,173 @@
+package robustness
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/cairnkv/cairn/cairntest"
+)
+
+func TestMain(m *testing.M) { cairntest.Main(m) }
+
+var (
+	flagDuration = flag.Duration("robustness.duration", 0,
+		"how long faults are injected in each run; 0 is the short version (one mixed run, as make test runs it)")
+	flagSeed   = flag.Uint64("robustness.seed", 0, "the seed of the first run (0: from the clock); a failure names its seed")
+	flagFaults = flag.String("robustness.faults", "",
+		"comma-separated faults, one run each and a mixed run (default: all of "+strings.Join(allFaults, ",")+")")
+	flagClients = flag.Int("robustness.clients", 6, "concurrent clients, spread over the members")
+)
+
+// shortDuration is the short version's time under faults: with the
+// cluster's start and the checks, well under a minute with -race on 2
+// cores.
+const shortDuration = 12 * time.Second
+
+// clusterArgs: etcd's default timing, so that a pause of a few seconds
+// deposes a leader.
+var clusterArgs = []string{"--heartbeat-interval=100", "--election-timeout=1000"}
+
+// TestRobustness runs the workload against three member processes while
+// the injector applies faults, then checks the history (see check). By
+// default it runs one short mixed run; -robustness.duration runs each
+// fault alone for that long, then all mixed (make robustness).
+func TestRobustness(t *testing.T) {
+	seed := *flagSeed
+	if seed == 0 {
+		seed = uint64(time.Now().UnixNano())
+	}
+	faults := allFaults
+	if *flagFaults != "" {
+		faults = strings.Split(*flagFaults, ",")
+	}
+	if !canSplitByDialler {
+		faults = slices.DeleteFunc(slices.Clone(faults), func(f string) bool { return slices.Contains(partitionFaults, f) })
+	}
+	if *flagDuration == 0 {
+		t.Run("mixed", func(t *testing.T) { runRobustness(t, seed, shortDuration, faults) })
+		return
+	}
+	for i, f := range faults {
+		t.Run(f, func(t *testing.T) { runRobustness(t, seed+uint64(i), *flagDuration, []string{f}) })
+	}
+	t.Run("mixed", func(t *testing.T) { runRobustness(t, seed+uint64(len(faults)), *flagDuration, faults) })
+}
+
+// runRobustness is one run: a new cluster, the clients, the watchers and
+// the injector for d, then the checks.
+func runRobustness(t *testing.T, seed uint64, d time.Duration, faults []string) {
+	t.Logf("seed %d (repeat with -robustness.seed=%d -robustness.faults=%s), faults for %v", seed, seed, strings.Join(faults, ","), d)
+	c := cairntest.StartProcessCluster(t, 3, clusterArgs...)
+	h := newHistory()
+	// The clients stop first; the watchers go on until they reach the
+	// final revision.
+	clientsCtx, stopClients := context.WithCancel(context.Background())
+	watchCtx, stopWatchers := context.WithCancel(context.Background())
+	var clients, watching sync.WaitGroup
+	t.Cleanup(func() { stopClients(); stopWatchers(); clients.Wait(); watching.Wait() })
+
+	for i := range *flagClients {
+		m := c.Members[i%len(c.Members)]
+		cl := newClient(i, cairntest.NewRetryClient(t, m.Endpoint), seed, h)
+		clients.Go(func() { cl.run(clientsCtx) })
+	}
+	var watchers []*watcher
+	for i, m := range c.Members {
+		w := newWatcher(fmt.Sprintf("%d via %s", i, m.Name), cairntest.NewRetryClient(t, m.Endpoint), i%2 == 1)
+		watchers = append(watchers, w)
+		watching.Go(func() { w.run(watchCtx) })
+	}
+
+	inj := newInjector(t, c, seed, h, faults)
+	inj.run(time.Now().Add(d))
+	// Every member runs and agrees on a leader (the injector settled):
+	// the clients go on against a calm cluster for a moment.
+	time.Sleep(500 * time.Millisecond)
+	stopClients()
+	clients.Wait()
+
+	o := finalOutcome(t, c, h, seed)
+	for _, w := range watchers {
+		if err := w.waitFor(o.FinalRev, 30*time.Second); err != nil {
+			t.Log(err) // checkWatch reports it
+		}
+	}
+	stopWatchers()
+	watching.Wait()
+	for _, w := range watchers {
+		o.Streams = append(o.Streams, w.result())
+	}
+	o.Faults = inj.annotations()
+	v := check(o, 5*time.Minute)
+	total := len(o.Ops)
+	unknown := 0
+	for _, op := range o.Ops {
+		if op.Output.(output).Unknown {
+			unknown++
+		}
+	}
+	t.Logf("%d operations (%d unknown outcome; %d checked by porcupine: %s), %d serializable reads, %d revisions, %d watch streams, faults %v",
+		total, unknown, v.Checked, v.Linearizable, len(o.Serial), o.FinalRev, len(o.Streams), inj.counts)
+	if len(v.Failures) > 0 {
+		dir, err := v.write(t.Name(), o)
+		for i, f := range v.Failures {
+			if i == 20 {
+				t.Errorf("... and %d more", len(v.Failures)-i)
+				break
+			}
+			t.Error(f)
+		}
+		t.Fatalf("seed %d: visualisation and seed in %s (%v)", seed, dir, err)
+	}
+}
+
+// finalOutcome reads the cluster's final revision and every member's event
+// history, once the clients have stopped.
+func finalOutcome(t *testing.T, c *cairntest.ProcessCluster, h *history, seed uint64) outcome {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	leader := c.Leader(30 * time.Second)
+	head, err := leader.Client().Get(ctx, keyPrefix, clientv3.WithPrefix(), clientv3.WithCountOnly())
+	if err != nil {
+		t.Fatalf("final read on the leader %s: %v", leader.Name, err)
+	}
+	o := outcome{Seed: seed, FinalRev: head.Header.Revision}
+	o.Ops, o.Serial = h.snapshot()
+	o.End = h.now() + 1
+	for i, m := range c.Members {
+		events, err := eventHistory(ctx, m.Client(), o.FinalRev)
+		if err != nil {
+			t.Fatalf("event history of %s: %v", m.Name, err)
+		}
+		if i == 0 {
+			o.Events = events
+			continue
+		}
+		if d := firstDifference(o.Events, events); d != "" {
+			o.Diverged = append(o.Diverged, fmt.Sprintf("%s's event history differs from %s's: %s", m.Name, c.Members[0].Name, d))
+		}
+	}
+	return o
+}
+
+// firstDifference describes where two event histories first differ, or "".
+func firstDifference(a, b []event) string {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return fmt.Sprintf("event %d is %s, and %s", i, a[i], b[i])
+		}
+	}
+	if len(a) != len(b) {
+		return fmt.Sprintf("%d events, and %d", len(a), len(b))
+	}
+	return ""
+}
