@@ -96,5 +96,16 @@ bench-memory: $(TOOLS)/etcd
 	$(GO) run ./cmd/bench -csv $(BENCH_OUT)/rss.csv -plot-dir $(BENCH_OUT) $(BENCHFLAGS) > $(BENCH_OUT)/table.txt; \
 		status=$$?; cat $(BENCH_OUT)/table.txt; exit $$status
 
+## robustness: the robustness suite (robustness/): clients against 3 members under each fault alone for
+## ROBUSTNESS_DURATION, then all mixed; about 8 runs x (ROBUSTNESS_DURATION + 15 s). A failure names the
+## directory with porcupine's visualisation and the seed; repeat with ROBUSTNESS_FLAGS="-robustness.seed=N
+## -robustness.faults=kill,pause". make test runs a short mixed run.
+ROBUSTNESS_DURATION ?= 1m
+ROBUSTNESS_FLAGS ?=
+.PHONY: robustness
+robustness:
+	$(GO) test -race -count=1 -timeout 0 -run TestRobustness -v ./robustness/ \
+		-args -robustness.duration=$(ROBUSTNESS_DURATION) $(ROBUSTNESS_FLAGS)
+
 clean:
 	rm -rf bin $(TOOLS) $(DATA_DIR)
