@@ -7,6 +7,7 @@ import (
 	"net"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -44,6 +45,10 @@ type injector struct {
 	rng    *rand.Rand
 	h      *history // for timestamps
 	faults []string
+
+	// refused counts the connections the partition rules closed: proof
+	// that a one-way cut cut something.
+	refused atomic.Int64
 
 	mu     sync.Mutex
 	events []porcupine.Annotation
@@ -150,9 +155,13 @@ func (f *injector) inject(kind string) string {
 	case faultIsolate, faultCutIn, faultCutOut, faultDropLink:
 		m := f.pick()
 		hold := f.between(500*time.Millisecond, 3*time.Second)
+		f.refused.Store(0)
 		what := f.partition(kind, m)
 		time.Sleep(hold)
 		f.heal()
+		if kind != faultCutIn {
+			what += fmt.Sprintf(" (%d connections refused)", f.refused.Load())
+		}
 		return fmt.Sprintf("%s for %v", what, hold.Round(time.Millisecond))
 	}
 	t.Fatalf("unknown fault %q", kind)
@@ -170,24 +179,24 @@ func (f *injector) partition(kind string, m *cairntest.ProcessMember) string {
 		return fmt.Sprintf("%s hears nobody", m.Name)
 	case faultCutOut:
 		for _, o := range others {
-			refuseFrom(o, m)
+			f.refuseFrom(o, m)
 		}
 		return fmt.Sprintf("nobody hears %s", m.Name)
 	case faultIsolate:
 		m.Cut()
 		for _, o := range others {
-			refuseFrom(o, m)
+			f.refuseFrom(o, m)
 		}
 		return fmt.Sprintf("%s isolated", m.Name)
 	default: // faultDropLink
 		o := others[f.rng.IntN(len(others))]
-		refuseFrom(o, m)
+		f.refuseFrom(o, m)
 		return fmt.Sprintf("%s does not hear %s", o.Name, m.Name)
 	}
 }
 
 // refuseFrom makes to's proxy refuse what from dials.
-func refuseFrom(to, from *cairntest.ProcessMember) {
+func (f *injector) refuseFrom(to, from *cairntest.ProcessMember) {
 	pids := []int{from.Pid()}
 	proxy := to.Proxy.Addr()
 	to.Proxy.Refuse(func(remote net.Addr) bool {
@@ -195,7 +204,11 @@ func refuseFrom(to, from *cairntest.ProcessMember) {
 		if err != nil {
 			return false
 		}
-		return slices.Contains(pids, socketOwner(remote, local, pids))
+		if slices.Contains(pids, socketOwner(remote, local, pids)) {
+			f.refused.Add(1)
+			return true
+		}
+		return false
 	})
 }
 
