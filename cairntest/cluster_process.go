@@ -36,6 +36,9 @@ type ProcessCluster struct {
 	server string   // "cairn" or "etcd": labels processes
 	path   string   // the binary of every member
 	args   []string // extra flags of every member
+	// peerScheme is the scheme of the members' peer URLs: http, or
+	// https when the members' args configure peer TLS.
+	peerScheme string
 }
 
 // ProcessMember is one member process of a ProcessCluster.
@@ -70,6 +73,15 @@ func StartProcessCluster(t testing.TB, size int, args ...string) *ProcessCluster
 	return startProcessCluster(t, "cairn", NodeBinary(t), size, args)
 }
 
+// StartProcessClusterPeerTLS is StartProcessCluster with https peer URLs:
+// args must give the members their peer certificates (--peer-cert-file,
+// --peer-key-file, --peer-trusted-ca-file, ...). The proxies carry TLS
+// like any TCP stream.
+func StartProcessClusterPeerTLS(t testing.TB, size int, args ...string) *ProcessCluster {
+	t.Helper()
+	return startProcessClusterScheme(t, "cairn", NodeBinary(t), "https", size, args)
+}
+
 // StartEtcdCluster starts size members of the real etcd (tools/bin/etcd)
 // as StartProcessCluster starts Cairn's, with the same flags (etcd's names)
 // and proxies, logging errors only, so that a test can run the same steps
@@ -85,12 +97,18 @@ func StartEtcdCluster(t testing.TB, size int, args ...string) *ProcessCluster {
 
 func startProcessCluster(t testing.TB, server, path string, size int, args []string) *ProcessCluster {
 	t.Helper()
+	return startProcessClusterScheme(t, server, path, "http", size, args)
+}
+
+func startProcessClusterScheme(t testing.TB, server, path, peerScheme string, size int, args []string) *ProcessCluster {
+	t.Helper()
 	c := &ProcessCluster{
-		Token:  fmt.Sprintf("cairntest-%d-%d", time.Now().UnixNano(), clusterSeq.Add(1)),
-		t:      t,
-		server: server,
-		path:   path,
-		args:   args,
+		Token:      fmt.Sprintf("cairntest-%d-%d", time.Now().UnixNano(), clusterSeq.Add(1)),
+		t:          t,
+		server:     server,
+		path:       path,
+		args:       args,
+		peerScheme: peerScheme,
 	}
 	var ms []*ProcessMember
 	for i := 1; i <= size; i++ {
@@ -136,8 +154,8 @@ func (c *ProcessCluster) PrepareMember(name string) *ProcessMember {
 			path:     c.path,
 		},
 		Name:          name,
-		PeerURL:       "http://" + p.Addr(),
-		ListenPeerURL: "http://" + listenPeer,
+		PeerURL:       c.peerScheme + "://" + p.Addr(),
+		ListenPeerURL: c.peerScheme + "://" + listenPeer,
 		Proxy:         p,
 	}
 }

@@ -27,6 +27,8 @@ type options struct {
 	observe observeOptions
 	// memory: the memory limit and budget flags (memory.go).
 	memory memoryOptions
+	// security: TLS for clients and peers (security.go).
+	security securityOptions
 }
 
 // parseFlags parses args (without the program name). Output (usage, errors)
@@ -70,6 +72,7 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 	fs.StringVar(&o.logFormat, "log-format", "text", "Log format: text or json.")
 	checkObserve := addObserveFlags(fs, &o.observe, &c.SlowRequest)
 	checkMemory := addMemoryFlags(fs, &o.memory, c)
+	checkSecurity := addSecurityFlags(fs, &o.security)
 
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -119,6 +122,9 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 		return nil, err
 	}
 	if err := checkMemory(); err != nil {
+		return nil, err
+	}
+	if err := checkSecurity(o); err != nil {
 		return nil, err
 	}
 	return o, nil

@@ -54,7 +54,7 @@ func run(args []string, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
-	listeners, err := listen(o.listenClientURLs)
+	listeners, err := listenClients(o.listenClientURLs, &o.security)
 	if err != nil {
 		logger.Error("cannot listen for clients", "error", err)
 		return 1
@@ -65,7 +65,7 @@ func run(args []string, stderr io.Writer) int {
 	}))
 	defer system.Shutdown()
 
-	peers, err := startRemote(system, o.listenPeerURL, o.cfg.AdvertisePeerURLs[0])
+	peers, err := startRemote(system, o.listenPeerURL, o.cfg.AdvertisePeerURLs[0], o.security.peerTLS)
 	if err != nil {
 		logger.Error("cannot listen for peers", "error", err)
 		closeAll(listeners)
@@ -140,7 +140,24 @@ func failed(node *cairn.Node, logger *slog.Logger) int {
 	return 1
 }
 
+// listenClients listens on each client URL, serving TLS on the https ones.
+func listenClients(urls []string, sec *securityOptions) ([]net.Listener, error) {
+	return listenURLs(urls, sec.tlsListener)
+}
+
+// listen listens on each URL in plaintext; it refuses https URLs rather
+// than serve them without TLS.
 func listen(urls []string) ([]net.Listener, error) {
+	return listenURLs(urls, func(u *url.URL, l net.Listener) (net.Listener, error) {
+		if u.Scheme == "https" {
+			return nil, fmt.Errorf("%s: https is served only on client URLs", u)
+		}
+		return l, nil
+	})
+}
+
+// listenURLs listens on each URL, and has wrap decide how to serve it.
+func listenURLs(urls []string, wrap func(u *url.URL, l net.Listener) (net.Listener, error)) ([]net.Listener, error) {
 	var out []net.Listener
 	for _, raw := range urls {
 		u, err := url.Parse(raw)
@@ -153,7 +170,13 @@ func listen(urls []string) ([]net.Listener, error) {
 			closeAll(out)
 			return nil, err
 		}
-		out = append(out, l)
+		w, err := wrap(u, l)
+		if err != nil {
+			l.Close()
+			closeAll(out)
+			return nil, err
+		}
+		out = append(out, w)
 	}
 	return out, nil
 }

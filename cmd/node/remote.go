@@ -9,9 +9,11 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/remote"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/cairnkv/cairn/actors/transport"
+	"github.com/cairnkv/cairn/tlsconf"
 )
 
 // maxPeerMessageBytes bounds one gRPC message between members. The raft
@@ -28,8 +30,11 @@ const (
 )
 
 // startRemote starts actor remoting on listenURL, advertising the address
-// of advertiseURL (which other members derive from its peer URL).
-func startRemote(system *actor.ActorSystem, listenURL, advertiseURL string) (*remote.Remote, error) {
+// of advertiseURL (which other members derive from its peer URL). With
+// peerTLS (an https peer URL) members serve and dial each other over TLS
+// only: a process without a certificate the member trusts cannot connect,
+// and so cannot send it raft messages or tell it that it was removed.
+func startRemote(system *actor.ActorSystem, listenURL, advertiseURL string, peerTLS *tlsconf.Source) (*remote.Remote, error) {
 	u, err := url.Parse(listenURL)
 	if err != nil {
 		return nil, err
@@ -53,6 +58,10 @@ func startRemote(system *actor.ActorSystem, listenURL, advertiseURL string) (*re
 	}
 	l.Close()
 
+	dialCreds, serverCreds := insecure.NewCredentials(), insecure.NewCredentials()
+	if peerTLS != nil {
+		dialCreds, serverCreds = credentials.NewTLS(peerTLS.ClientConfig()), credentials.NewTLS(peerTLS.ServerConfig())
+	}
 	cfg := remote.Configure(host, port,
 		remote.WithAdvertisedHost(advertised),
 		remote.WithEndpointWriterBatchSize(peerWriterBatch),
@@ -62,11 +71,11 @@ func startRemote(system *actor.ActorSystem, listenURL, advertiseURL string) (*re
 		// transport.PeerCodec: raft entries cross without a copy of
 		// their own on either side.
 		remote.WithDialOptions(
-			grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithTransportCredentials(dialCreds),
 			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxPeerMessageBytes), grpc.MaxCallSendMsgSize(maxPeerMessageBytes),
 				grpc.ForceCodecV2(transport.PeerCodec())),
 		),
-		remote.WithServerOptions(grpc.MaxRecvMsgSize(maxPeerMessageBytes), grpc.MaxSendMsgSize(maxPeerMessageBytes),
+		remote.WithServerOptions(grpc.Creds(serverCreds), grpc.MaxRecvMsgSize(maxPeerMessageBytes), grpc.MaxSendMsgSize(maxPeerMessageBytes),
 			grpc.ForceServerCodecV2(transport.PeerCodec())),
 	)
 	// A failed connection blocks the peer's writer for MaxRetryCount x 2s
