@@ -143,7 +143,7 @@ func start(system *actor.ActorSystem, cfg Config, engine *storage.Engine) (*Node
 	rc.Board = n.board
 	rc.Logger = logger
 	rc.Recover = func() (uint64, *raftpb.ConfState, error) { return apply.Recover(store) }
-	rc.OnSync, rc.OnReceive, rc.Tracer = m.OnSync, m.OnReceive(), tracer
+	rc.OnSync, rc.OnReceive, rc.OnDrop, rc.Tracer = m.OnSync, m.OnReceive(), m.OnDrop(), tracer
 
 	props := node.Props(node.Config{
 		Apply: apply.Config{

@@ -52,6 +52,7 @@ type Member struct {
 	slowApplies   prometheus.Counter
 	sent          *prometheus.CounterVec
 	received      *prometheus.CounterVec
+	dropped       *prometheus.CounterVec
 
 	actorTime *prometheus.HistogramVec
 	restarts  *prometheus.CounterVec
@@ -88,6 +89,10 @@ func New(src Sources) *Member {
 			Namespace: "etcd", Subsystem: "network", Name: "peer_received_bytes_total",
 			Help: "The total number of bytes received from peers.",
 		}, []string{"From"}),
+		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "cairn", Subsystem: "network", Name: "peer_batches_dropped_total",
+			Help: "Raft batches from peers dropped unstepped: misaddressed (another cluster's, or for another member) or removed (from a member the cluster removed).",
+		}, []string{"reason"}),
 		actorTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: "cairn", Subsystem: "actor", Name: "message_duration_seconds",
 			Help:    "Time an actor spent handling one message, by actor and message type. The rate of its sum is the actor's busy fraction.",
@@ -100,7 +105,7 @@ func New(src Sources) *Member {
 		depths: newDepthCollector(),
 		unary:  newUnaryHistogram(),
 	}
-	reg.MustRegister(m.walFsync, m.backendCommit, m.slowApplies, m.sent, m.received, m.actorTime, m.restarts, m.depths, m.unary)
+	reg.MustRegister(m.walFsync, m.backendCommit, m.slowApplies, m.sent, m.received, m.dropped, m.actorTime, m.restarts, m.depths, m.unary)
 	m.registerSources(src)
 	return m
 }
@@ -223,6 +228,12 @@ func (m *Member) OnSend() func(to uint64, n int) { return peerCounter(m.sent) }
 // OnReceive returns the hook that counts bytes received from peers
 // (raftactor.Config.OnReceive).
 func (m *Member) OnReceive() func(from uint64, n int) { return peerCounter(m.received) }
+
+// OnDrop returns the hook that counts raft batches dropped unstepped
+// (raftactor.Config.OnDrop).
+func (m *Member) OnDrop() func(reason string) {
+	return func(reason string) { m.dropped.WithLabelValues(reason).Inc() }
+}
 
 // peerCounter counts bytes by peer, labelled with the peer's hexadecimal
 // ID as etcd labels them.

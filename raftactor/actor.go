@@ -52,6 +52,11 @@ type raftActor struct {
 	// reporting them.
 	members       map[uint64]bool
 	notMemberSeen map[uint64]time.Time
+	// removed are the members that conf changes this actor applied took
+	// out: their messages are dropped. After a restart it is empty again,
+	// and their messages are stepped, as raft ignores most of them, until
+	// they learn of their removal (notMember).
+	removed map[uint64]bool
 	// lastHeard is when each member last sent raft messages, and
 	// unreachable the members remoting lost and has not connected to again:
 	// a member is active when heard from within an election timeout and
@@ -376,6 +381,15 @@ func (a *raftActor) receive(ctx actor.Context, b *cairnpb.RaftBatch) {
 	if b.GetClusterId() != a.cfg.ClusterID || b.GetTo() != a.cfg.ID {
 		a.cfg.Logger.Warn("dropping raft messages for another cluster or member",
 			"cluster", b.GetClusterId(), "to", b.GetTo(), "from", b.GetFrom())
+		a.dropped("misaddressed")
+		return
+	}
+	if a.removed[b.GetFrom()] {
+		// A removed member has no say: a vote or a heartbeat of a higher
+		// term from it would still move this member's term. It is told
+		// that it was removed, and nothing it sends is stepped.
+		a.dropped("removed")
+		a.notMember(ctx, b.GetFrom())
 		return
 	}
 	if a.lastHeard == nil {
@@ -446,12 +460,29 @@ func (a *raftActor) applyConfChange(m *cairnpb.ApplyConfChange) {
 	a.setMembers(a.rn.ApplyConfChange(cc))
 }
 
-// setMembers records the members of a conf state.
+// setMembers records the members of a conf state, and as removed those of
+// the previous one that it leaves out.
 func (a *raftActor) setMembers(cs *raftpb.ConfState) {
+	old := a.members
 	a.members = map[uint64]bool{}
 	for _, ids := range [][]uint64{cs.GetVoters(), cs.GetLearners(), cs.GetVotersOutgoing(), cs.GetLearnersNext()} {
 		for _, id := range ids {
 			a.members[id] = true
+			delete(a.removed, id)
 		}
+	}
+	for id := range old {
+		if !a.members[id] {
+			if a.removed == nil {
+				a.removed = map[uint64]bool{}
+			}
+			a.removed[id] = true
+		}
+	}
+}
+
+func (a *raftActor) dropped(reason string) {
+	if a.cfg.OnDrop != nil {
+		a.cfg.OnDrop(reason)
 	}
 }

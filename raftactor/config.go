@@ -77,6 +77,10 @@ type Config struct {
 	// OnReceive, if not nil, is told the size of every RaftBatch received
 	// from another member (etcd_network_peer_received_bytes_total).
 	OnReceive func(from uint64, bytes int)
+	// OnDrop, if not nil, is told of every RaftBatch dropped unstepped:
+	// reason "misaddressed" (another cluster's, or for another member)
+	// or "removed" (from a member the cluster removed).
+	OnDrop func(reason string)
 	// OnSnapshotStep, if not nil, is called at each step of installing a
 	// received snapshot, with the snapshot's index, before the actor takes
 	// the next one: crash tests take their crash there.
