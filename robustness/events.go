@@ -131,10 +131,14 @@ func replay(events []event, finalRev int64) [][numKeys]kv {
 // checkSerializable checks serializable gets, which a member answers from
 // its own state and so may be stale: each must match the keyspace at the
 // revision it reports (which must be one the cluster reached), and a
-// client's reads, each through one member, never go back in revision.
+// client's reads through one member never go back in revision.
 func checkSerializable(reads []serialRead, events []event, finalRev int64) []string {
 	at := replay(events, finalRev)
-	last := map[int]int64{}
+	type via struct {
+		client int
+		epoch  int64
+	}
+	last := map[via]int64{}
 	var bad []string
 	for _, r := range reads {
 		switch {
@@ -142,10 +146,10 @@ func checkSerializable(reads []serialRead, events []event, finalRev int64) []str
 			bad = append(bad, fmt.Sprintf("serializable get %s (client %d) at revision %d, beyond the cluster's %d", keyName(r.Key), r.Client, r.Rev, finalRev))
 		case !sameKV(r.KV, at[r.Rev][r.Key]):
 			bad = append(bad, fmt.Sprintf("serializable get %s (client %d) read %s at revision %d, the keyspace had %s", keyName(r.Key), r.Client, r.KV, r.Rev, at[r.Rev][r.Key]))
-		case r.Rev < last[r.Client]:
-			bad = append(bad, fmt.Sprintf("serializable get %s (client %d) at revision %d after one at %d", keyName(r.Key), r.Client, r.Rev, last[r.Client]))
+		case r.Rev < last[via{r.Client, r.Epoch}]:
+			bad = append(bad, fmt.Sprintf("serializable get %s (client %d) at revision %d after one at %d", keyName(r.Key), r.Client, r.Rev, last[via{r.Client, r.Epoch}]))
 		}
-		last[r.Client] = max(last[r.Client], r.Rev)
+		last[via{r.Client, r.Epoch}] = max(last[via{r.Client, r.Epoch}], r.Rev)
 	}
 	return bad
 }

@@ -26,10 +26,11 @@ const (
 	faultCutIn      = "cut-in"      // a member hears nobody; the others hear it
 	faultCutOut     = "cut-out"     // nobody hears a member; it hears the others
 	faultDropLink   = "drop-link"   // one member does not hear one other
+	faultReplace    = "replace"     // remove a member (MemberRemove), add a new one (MemberAdd)
 )
 
 // allFaults are the faults a mixed schedule draws from.
-var allFaults = []string{faultKill, faultPause, faultMoveLeader, faultIsolate, faultCutIn, faultCutOut, faultDropLink}
+var allFaults = []string{faultKill, faultPause, faultMoveLeader, faultIsolate, faultCutIn, faultCutOut, faultDropLink, faultReplace}
 
 // partitionFaults need to tell members' connections apart by dialler.
 var partitionFaults = []string{faultIsolate, faultCutOut, faultDropLink}
@@ -45,6 +46,10 @@ type injector struct {
 	rng    *rand.Rand
 	h      *history // for timestamps
 	faults []string
+	// retarget points the clients and watchers of a removed member at
+	// the member that replaced it.
+	retarget func(old, new *cairntest.ProcessMember)
+	added    int // members added so far
 
 	// refused counts the connections the partition rules closed: proof
 	// that a one-way cut cut something.
@@ -163,6 +168,9 @@ func (f *injector) inject(kind string) string {
 			what += fmt.Sprintf(" (%d connections refused)", f.refused.Load())
 		}
 		return fmt.Sprintf("%s for %v", what, hold.Round(time.Millisecond))
+
+	case faultReplace:
+		return f.replace(f.pick())
 	}
 	t.Fatalf("unknown fault %q", kind)
 	return ""
@@ -227,4 +235,31 @@ func (f *injector) annotations() []porcupine.Annotation {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return slices.Clone(f.events)
+}
+
+// replace removes m from the cluster, through the leader, and adds a new
+// member in its place, which starts empty and catches up; the clients and
+// watchers of m move to it.
+func (f *injector) replace(m *cairntest.ProcessMember) string {
+	t := f.t
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	leader := f.c.Leader(30 * time.Second)
+	if _, err := leader.Client().MemberRemove(ctx, m.ID); err != nil {
+		t.Fatalf("remove %s through %s: %v", m.Name, leader.Name, err)
+	}
+	f.c.Forget(m) // and kill it
+	f.added++
+	n := f.c.PrepareMember(fmt.Sprintf("m%d", 3+f.added))
+	leader, err := f.c.WaitLeader(30*time.Second, f.c.Members...)
+	if err != nil {
+		t.Fatalf("after removing %s: %v", m.Name, err)
+	}
+	if _, err := leader.Client().MemberAdd(ctx, []string{n.PeerURL}); err != nil {
+		t.Fatalf("add %s through %s: %v", n.Name, leader.Name, err)
+	}
+	f.c.StartMember(n, "") // waits until it serves
+	f.retarget(m, n)
+	return fmt.Sprintf("remove %s, add %s", m.Name, n.Name)
 }

@@ -22,6 +22,7 @@ type history struct {
 // serialRead is a serializable get that answered.
 type serialRead struct {
 	Client int
+	Epoch  int64 // the client's member, see client.retarget
 	Key    int
 	KV     kv
 	Rev    int64 // the response header's revision

@@ -74,19 +74,42 @@ func runRobustness(t *testing.T, seed uint64, d time.Duration, faults []string) 
 	var clients, watching sync.WaitGroup
 	t.Cleanup(func() { stopClients(); stopWatchers(); clients.Wait(); watching.Wait() })
 
+	// Each client and watcher talks to one member: its etcd client, by
+	// member, to move them if the member is replaced.
+	via := map[*cairntest.ProcessMember][]*clientv3.Client{}
+	var ours []*client
 	for i := range *flagClients {
 		m := c.Members[i%len(c.Members)]
 		cl := newClient(i, cairntest.NewRetryClient(t, m.Endpoint), seed, h)
+		ours = append(ours, cl)
 		clients.Go(func() { cl.run(clientsCtx) })
 	}
 	var watchers []*watcher
 	for i, m := range c.Members {
-		w := newWatcher(fmt.Sprintf("%d via %s", i, m.Name), cairntest.NewRetryClient(t, m.Endpoint), i%2 == 1)
+		cli := cairntest.NewRetryClient(t, m.Endpoint)
+		via[m] = append(via[m], cli)
+		w := newWatcher(fmt.Sprintf("%d via %s", i, m.Name), cli, i%2 == 1)
 		watchers = append(watchers, w)
 		watching.Go(func() { w.run(watchCtx) })
 	}
+	home := map[*client]*cairntest.ProcessMember{}
+	for i, cl := range ours {
+		home[cl] = c.Members[i%len(c.Members)]
+	}
 
 	inj := newInjector(t, c, seed, h, faults)
+	inj.retarget = func(old, new *cairntest.ProcessMember) {
+		for _, cl := range ours {
+			if home[cl] == old {
+				home[cl] = new
+				cl.retarget(new.Endpoint)
+			}
+		}
+		for _, cli := range via[old] {
+			cli.SetEndpoints(new.Endpoint)
+		}
+		via[new], via[old] = via[old], nil
+	}
 	inj.run(time.Now().Add(d))
 	// Every member runs and agrees on a leader (the injector settled):
 	// the clients go on against a calm cluster for a moment.
@@ -114,8 +137,12 @@ func runRobustness(t *testing.T, seed uint64, d time.Duration, faults []string) 
 			unknown++
 		}
 	}
-	t.Logf("%d operations (%d unknown outcome; %d checked by porcupine: %s), %d serializable reads, %d revisions, %d watch streams, faults %v",
-		total, unknown, v.Checked, v.Linearizable, len(o.Serial), o.FinalRev, len(o.Streams), inj.counts)
+	resumes := 0
+	for _, w := range o.Streams {
+		resumes += w.Resumes
+	}
+	t.Logf("%d operations (%d unknown outcome; %d checked by porcupine: %s), %d serializable reads, %d revisions, %d watch streams (%d resumes after a cancel), faults %v",
+		total, unknown, v.Checked, v.Linearizable, len(o.Serial), o.FinalRev, len(o.Streams), resumes, inj.counts)
 	if len(v.Failures) > 0 {
 		dir, err := v.write(t.Name(), o)
 		for i, f := range v.Failures {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
@@ -32,6 +33,17 @@ type client struct {
 	// seen is the last record the client read of each key: the expected
 	// mod revision or value of its compare-and-swaps.
 	seen [numKeys]kv
+	// epoch counts the members the client has been pointed at (see
+	// retarget): serializable reads never go back through one member.
+	epoch atomic.Int64
+}
+
+// retarget points the client at another member's endpoint (its member was
+// removed and the process killed first, so nothing after this answers from
+// the old member).
+func (c *client) retarget(endpoint string) {
+	c.epoch.Add(1)
+	c.cli.SetEndpoints(endpoint)
 }
 
 func newClient(id int, cli *clientv3.Client, seed uint64, h *history) *client {
@@ -151,11 +163,14 @@ func (c *client) do(ctx context.Context, in input) output {
 func (c *client) serializableGet(ctx context.Context, key int) {
 	rctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
+	epoch := c.epoch.Load()
 	resp, err := c.cli.Get(rctx, keyName(key), clientv3.WithSerializable())
-	if err != nil {
-		return // changes nothing: nothing to check
+	if err != nil || c.epoch.Load() != epoch {
+		// An error changes nothing: nothing to check. A read across a
+		// retarget may have been answered by either member.
+		return
 	}
-	c.h.addSerial(serialRead{Client: c.id, Key: key, KV: first(resp.Kvs), Rev: resp.Header.Revision})
+	c.h.addSerial(serialRead{Client: c.id, Epoch: epoch, Key: key, KV: first(resp.Kvs), Rev: resp.Header.Revision})
 }
 
 // failed is the output of an error: the two lease errors are definite
