@@ -8,8 +8,11 @@ import (
 )
 
 // alpnH2 is HTTP/2's protocol name: gRPC clients refuse a TLS server that
-// does not negotiate it.
+// does not negotiate it. Servers offer HTTP/1.1 after it, for the HTTP
+// clients of the metrics and health endpoints (curl, Prometheus).
 const alpnH2 = "h2"
+
+var serverProtos = []string{alpnH2, "http/1.1"}
 
 // RequiresClientCert reports whether the server side asks every client for
 // a verified certificate: with client-cert-auth, or a trusted CA file, as
@@ -23,7 +26,7 @@ func (s *Source) RequiresClientCert() bool {
 func (s *Source) ServerConfig() *tls.Config {
 	return &tls.Config{
 		MinVersion: s.minVersion(),
-		NextProtos: []string{alpnH2},
+		NextProtos: serverProtos,
 		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
 			return s.serverConfig()
 		},
@@ -41,6 +44,7 @@ func (s *Source) serverConfig() (*tls.Config, error) {
 		return s.server, nil
 	}
 	c := s.base()
+	c.NextProtos = serverProtos
 	c.Certificates = []tls.Certificate{*m.cert}
 	if s.RequiresClientCert() {
 		c.ClientAuth = tls.RequireAndVerifyClientCert

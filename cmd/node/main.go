@@ -80,7 +80,7 @@ func run(args []string, stderr io.Writer) int {
 		return 1
 	}
 	if len(o.observe.listenMetricsURLs) > 0 {
-		stopMonitor, err := serveMonitor(o.observe.listenMetricsURLs, node.MonitorHandler(), logger)
+		stopMonitor, err := serveMonitor(o.observe.listenMetricsURLs, &o.security, node.MonitorHandler(), logger)
 		if err != nil {
 			logger.Error("cannot listen for metrics", "error", err)
 			_ = node.Stop()
@@ -143,17 +143,6 @@ func failed(node *cairn.Node, logger *slog.Logger) int {
 // listenClients listens on each client URL, serving TLS on the https ones.
 func listenClients(urls []string, sec *securityOptions) ([]net.Listener, error) {
 	return listenURLs(urls, sec.tlsListener)
-}
-
-// listen listens on each URL in plaintext; it refuses https URLs rather
-// than serve them without TLS.
-func listen(urls []string) ([]net.Listener, error) {
-	return listenURLs(urls, func(u *url.URL, l net.Listener) (net.Listener, error) {
-		if u.Scheme == "https" {
-			return nil, fmt.Errorf("%s: https is served only on client URLs", u)
-		}
-		return l, nil
-	})
 }
 
 // listenURLs listens on each URL, and has wrap decide how to serve it.

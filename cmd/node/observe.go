@@ -109,10 +109,10 @@ func openLogOutputs(o *observeOptions, stderr io.Writer) (io.Writer, func()) {
 	return io.MultiWriter(ws...), closeAll
 }
 
-// serveMonitor serves h on every URL and returns the function that stops
-// serving.
-func serveMonitor(urls []string, h http.Handler, logger *slog.Logger) (func(), error) {
-	ls, err := listen(urls)
+// serveMonitor serves h on every URL, https ones with the clients' TLS, and
+// returns the function that stops serving.
+func serveMonitor(urls []string, sec *securityOptions, h http.Handler, logger *slog.Logger) (func(), error) {
+	ls, err := listenClients(urls, sec)
 	if err != nil {
 		return nil, err
 	}

@@ -67,15 +67,16 @@ func addSecurityFlags(fs *flag.FlagSet, o *securityOptions) func(o *options) err
 			return err
 		}
 
-		if anyHTTPS(opts.listenClientURLs) {
+		if anyHTTPS(opts.listenClientURLs) || anyHTTPS(opts.observe.listenMetricsURLs) {
+			// Metrics are served with the clients' TLS, as in etcd.
 			if !c.Configured() {
-				return errors.New("listen-client-urls: an https URL needs --cert-file and --key-file, or --auto-tls")
+				return errors.New("listen-client-urls, listen-metrics-urls: an https URL needs --cert-file and --key-file, or --auto-tls")
 			}
 			if o.clientTLS, err = tlsconf.New(*c); err != nil {
 				return fmt.Errorf("client TLS: %w", err)
 			}
 		} else if c.Configured() || c.TrustedCAFile != "" || c.ClientCertAuth {
-			return errors.New("client TLS flags are set but no listen-client-urls is https: clients would be served in plaintext")
+			return errors.New("client TLS flags are set but no listen-client-urls or listen-metrics-urls is https: clients would be served in plaintext")
 		}
 
 		if anyHTTPS([]string{opts.listenPeerURL}) {

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"strings"
@@ -103,8 +104,29 @@ func TestClientTLS(t *testing.T) {
 	ca, other := cairntest.NewCA(t, "clients"), cairntest.NewCA(t, "other")
 	srv := ca.Issue("server", "127.0.0.1", "localhost")
 	alice := ca.Issue("alice")
-	m := startTLSMember(t, ca, srv, alice, "--trusted-ca-file", ca.CertFile, "--client-cert-auth")
+	metrics := fmt.Sprintf("127.0.0.1:%d", cairntest.FreePort(t))
+	m := startTLSMember(t, ca, srv, alice, "--trusted-ca-file", ca.CertFile, "--client-cert-auth",
+		"--listen-metrics-urls", "https://"+metrics)
 	ctx := context.Background()
+
+	// Metrics and health over the clients' TLS, to an HTTP/1.1 client as
+	// curl and Prometheus are.
+	pair, err := tls.LoadX509KeyPair(alice.CertFile, alice.KeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: certPool(t, ca.CertFile), Certificates: []tls.Certificate{pair}},
+		TLSNextProto:    map[string]func(string, *tls.Conn) http.RoundTripper{}, // HTTP/1.1 only
+	}}
+	resp, err := hc.Get("https://" + metrics + "/health")
+	if err != nil {
+		t.Fatalf("GET /health over TLS: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.ProtoMajor != 1 {
+		t.Errorf("GET /health over TLS: %s %s", resp.Proto, resp.Status)
+	}
 
 	c := tlsClient(t, m.Endpoint, ca, &alice)
 	if _, err := c.Put(ctx, "k", "v"); err != nil {
@@ -125,7 +147,8 @@ func TestClientTLS(t *testing.T) {
 	refused("no client certificate", tlsClient(t, m.Endpoint, ca, nil))
 	mallory := other.Issue("alice")
 	refused("a client certificate of another CA", tlsClient(t, m.Endpoint, ca, &mallory))
-	plain, err := clientv3.New(clientv3.Config{Endpoints: []string{m.Endpoint}, DialTimeout: 2 * time.Second, Logger: zap.NewNop()})
+	var plain *clientv3.Client
+	plain, err = clientv3.New(clientv3.Config{Endpoints: []string{m.Endpoint}, DialTimeout: 2 * time.Second, Logger: zap.NewNop()})
 	if err != nil {
 		t.Fatal(err)
 	}
