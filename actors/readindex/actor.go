@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"math/rand/v2"
 	"sync/atomic"
 	"time"
 
@@ -101,6 +102,12 @@ type readIndexActor struct {
 func (a *readIndexActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
+		// Round contexts continue from a random point in each instance:
+		// after a restart, raft's answers to the rounds of the instance
+		// before (still in flight, or in the mailbox) match no round of
+		// this one, where a sequence started again at 0 would match them
+		// and answer reads at an index older than writes they must see.
+		a.seq = rand.Uint64()
 		ctx.Request(a.cfg.Apply, &cairnpb.SubscribeApplied{})
 		ctx.Request(a.cfg.Raft, &cairnpb.SubscribeLeader{})
 		interval := a.cfg.RoundTimeout / 4

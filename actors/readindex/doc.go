@@ -31,4 +31,7 @@
 //  3. Nothing is kept after its answer: Pending() is zero when no read waits.
 //  4. At most Config.MaxPending reads wait at once; more are refused at once
 //     with TOO_MANY_REQUESTS rather than queued.
+//  5. A round's context (Config.Incarnation, then a sequence that starts at
+//     random in each instance of the actor) is never one of an earlier
+//     instance's rounds: answers to those are ignored after a restart.
 package readindex
