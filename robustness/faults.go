@@ -50,6 +50,7 @@ type injector struct {
 	// the member that replaced it.
 	retarget func(old, new *cairntest.ProcessMember)
 	added    int // members added so far
+	deadline time.Time
 
 	// refused counts the connections the partition rules closed: proof
 	// that a one-way cut cut something.
@@ -69,8 +70,16 @@ func (f *injector) between(lo, hi time.Duration) time.Duration {
 	return lo + time.Duration(f.rng.Int64N(int64(hi-lo)))
 }
 
+// hold returns how long to hold a fault: a random duration in [lo, hi),
+// cut short to end by the deadline (and lo at least), so that a run ends
+// on time.
+func (f *injector) hold(lo, hi time.Duration) time.Duration {
+	return max(lo, min(f.between(lo, hi), time.Until(f.deadline)))
+}
+
 // run injects faults until the deadline.
 func (f *injector) run(deadline time.Time) {
+	f.deadline = deadline
 	for time.Now().Before(deadline) {
 		// The schedule's gaps are timed, from the seed: nothing to await.
 		time.Sleep(f.between(200*time.Millisecond, 1200*time.Millisecond))
@@ -125,7 +134,7 @@ func (f *injector) inject(kind string) string {
 	switch kind {
 	case faultKill:
 		m := f.pick()
-		hold := f.between(0, 2*time.Second)
+		hold := f.hold(0, 2*time.Second)
 		m.Kill()
 		time.Sleep(hold)
 		m.Restart() // waits until it serves again
@@ -135,7 +144,7 @@ func (f *injector) inject(kind string) string {
 		m := f.pick()
 		// Up to three election timeouts: a paused leader is deposed,
 		// and learns it when it wakes.
-		hold := f.between(300*time.Millisecond, 3*time.Second)
+		hold := f.hold(300*time.Millisecond, 3*time.Second)
 		pid := m.Pid()
 		if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
 			t.Fatalf("SIGSTOP %s: %v", m.Name, err)
@@ -159,7 +168,9 @@ func (f *injector) inject(kind string) string {
 
 	case faultIsolate, faultCutIn, faultCutOut, faultDropLink:
 		m := f.pick()
-		hold := f.between(500*time.Millisecond, 3*time.Second)
+		// Up to six election timeouts: beyond three without a leader,
+		// a cut-off member cancels its RequireLeader watches.
+		hold := f.hold(500*time.Millisecond, 6*time.Second)
 		f.refused.Store(0)
 		what := f.partition(kind, m)
 		time.Sleep(hold)

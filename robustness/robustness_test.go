@@ -85,10 +85,15 @@ func runRobustness(t *testing.T, seed uint64, d time.Duration, faults []string) 
 		clients.Go(func() { cl.run(clientsCtx) })
 	}
 	var watchers []*watcher
-	for i, m := range c.Members {
+	// Two watchers per member: one the etcd client resumes when its
+	// connection breaks, one (RequireLeader) the member cancels when it
+	// loses its leader, which the watcher opens again.
+	for i := range 2 * len(c.Members) {
+		m := c.Members[i%len(c.Members)]
 		cli := cairntest.NewRetryClient(t, m.Endpoint)
 		via[m] = append(via[m], cli)
-		w := newWatcher(fmt.Sprintf("%d via %s", i, m.Name), cli, i%2 == 1)
+		requireLeader := i >= len(c.Members)
+		w := newWatcher(fmt.Sprintf("%d via %s (require leader %v)", i, m.Name, requireLeader), cli, requireLeader)
 		watchers = append(watchers, w)
 		watching.Go(func() { w.run(watchCtx) })
 	}
