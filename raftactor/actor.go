@@ -123,10 +123,15 @@ func (a *raftActor) Receive(ctx actor.Context) {
 	case *cairnpb.LogStatusRequest:
 		a.logStatus(ctx)
 	case *raftpb.Message:
-		a.step(m)
 		if m.GetType() == raftpb.MsgStorageApplyResp {
+			if a.staleApplyResp(m) {
+				break
+			}
+			a.step(m)
 			a.maybeCampaign()
+			break
 		}
+		a.step(m)
 	case *cairnpb.RaftBatch:
 		a.receive(ctx, m)
 	case *cairnpb.PeerUnreachable:
@@ -357,6 +362,30 @@ func (a *raftActor) step(m *raftpb.Message) {
 	if err != nil && !errors.Is(err, raft.ErrStepPeerNotFound) && !errors.Is(err, raft.ErrStepLocalMsg) {
 		a.cfg.Logger.Debug("raft refused a message", "type", m.GetType().String(), "from", m.GetFrom(), "error", err)
 	}
+}
+
+// staleApplyResp reports whether m, the apply actor's answer to a
+// MsgStorageApply, answers one of an earlier instance of this actor: the
+// supervisor restarts the actor with a new RawNode but the same mailbox.
+// The new node's commit index, read from the log's hard state, may be
+// below the answer's last entry (committed entries are applied while the
+// hard state recording their commit is still being written), and raft
+// panics on an applied index above its commit. Its own answers are always
+// within [applied, committed], so one outside is from before the restart,
+// and dropped (raft ignores those below applied anyway).
+func (a *raftActor) staleApplyResp(m *raftpb.Message) bool {
+	es := m.GetEntries()
+	if len(es) == 0 {
+		return false
+	}
+	st := a.rn.BasicStatus()
+	last := es[len(es)-1].GetIndex()
+	if last >= st.Applied && last <= st.GetCommit() {
+		return false
+	}
+	a.cfg.Logger.Info("dropping an apply answer from before the raft actor restarted",
+		"index", last, "applied", st.Applied, "commit", st.GetCommit())
+	return true
 }
 
 // receivedSnapshot records where a snapshot's data is and steps its MsgSnap.
