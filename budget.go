@@ -21,6 +21,9 @@ type MemoryBudget []BudgetItem
 
 // BudgetItem is one bounded consumer of memory.
 type BudgetItem struct {
+	// Key names the item for programs (the status page's rows): stable
+	// where What may be reworded.
+	Key string
 	// What is bounded, and the cmd/node flags that set it.
 	What, Flags string
 	Bytes       int64
@@ -46,34 +49,34 @@ func (c Config) MemoryBudget() MemoryBudget {
 	peers := int64(max(len(c.InitialCluster)-1, 0))
 	snapWindow := int64(4) // actors/snapshot's default window
 	return MemoryBudget{
-		{What: "pebble block cache", Flags: "--pebble-cache-bytes",
+		{Key: "block-cache", What: "pebble block cache", Flags: "--pebble-cache-bytes",
 			Bytes: so.CacheBytes, OffHeap: true},
-		{What: "pebble memtables: the state machine's, and the raft log's two of the same size (and batches over half a memtable, on the Go heap, until flushed)",
+		{Key: "memtables", What: "pebble memtables: the state machine's, and the raft log's two of the same size (and batches over half a memtable, on the Go heap, until flushed)",
 			Flags: "--pebble-memtable-bytes x (--pebble-memtable-stop-writes-threshold + 2)",
 			Bytes: storage.MemTablesBytes(so), OffHeap: true},
-		{What: "leader: uncommitted raft entries", Flags: "--raft-max-uncommitted-bytes",
+		{Key: "uncommitted", What: "leader: uncommitted raft entries", Flags: "--raft-max-uncommitted-bytes",
 			Bytes: int64(r.MaxUncommittedEntriesSize)},
-		{What: "follower: entries received from the leader and their log batch", Flags: "2 x --raft-max-inflight-bytes",
+		{Key: "follower-received", What: "follower: entries received from the leader and their log batch", Flags: "2 x --raft-max-inflight-bytes",
 			Bytes: 2 * int64(r.MaxInflightBytes)},
-		{What: "committed entries being applied and their batch (at restart: the catch-up read)",
+		{Key: "applying", What: "committed entries being applied and their batch (at restart: the catch-up read)",
 			Flags: "max(2 x --raft-max-committed-bytes-per-ready, --apply-catch-up-bytes)",
 			Bytes: max(2*int64(r.MaxCommittedSizePerReady), int64(c.ApplyCatchUpBytes))},
-		{What: "raft entry cache (recent entries, read by raft instead of pebble)", Flags: "--raft-entry-cache-bytes",
+		{Key: "entry-cache", What: "raft entry cache (recent entries, read by raft instead of pebble)", Flags: "--raft-entry-cache-bytes",
 			Bytes: max(c.RaftEntryCacheBytes, 0)},
-		{What: "latest records of recently written keys, so that puts skip their lookup", Flags: "fixed",
+		{Key: "latest-cache", What: "latest records of recently written keys, so that puts skip their lookup", Flags: "fixed",
 			Bytes: mvcc.LatestCacheBytes},
-		{What: "proposals waiting for a leader to be known (at most an election timeout)", Flags: "fixed",
+		{Key: "waiting-proposals", What: "proposals waiting for a leader to be known (at most an election timeout)", Flags: "fixed",
 			Bytes: raftactor.MaxWaitingBytes},
-		{What: "watch hub: events between apply and the streams", Flags: "--watch-hub-bytes",
+		{Key: "watch-hub", What: "watch hub: events between apply and the streams", Flags: "--watch-hub-bytes",
 			Bytes: c.Watch.HubBytes},
-		{What: "snapshot transfers: chunks in flight to each other member, one being received",
+		{Key: "snapshots", What: "snapshot transfers: chunks in flight to each other member, one being received",
 			Flags: "--snapshot-chunk-bytes",
 			Bytes: (peers*snapWindow + 1) * int64(c.SnapshotChunkBytes)},
-		{What: "client request being received and decoded", Flags: "2 x --max-request-bytes",
+		{Key: "request", What: "client request being received and decoded", Flags: "2 x --max-request-bytes",
 			Bytes: 2 * int64(c.MaxRequestBytes), PerClient: "request"},
-		{What: "unary range: its key-values and their encoding", Flags: "2 x --max-response-bytes",
+		{Key: "range", What: "unary range: its key-values and their encoding", Flags: "2 x --max-response-bytes",
 			Bytes: 2 * max(c.MaxResponseBytes, 0), PerClient: "range"},
-		{What: "watch stream: its queue and the handler's pull", Flags: "--watch-queue-bytes + 256 KiB",
+		{Key: "watch-stream", What: "watch stream: its queue and the handler's pull", Flags: "--watch-queue-bytes + 256 KiB",
 			Bytes: c.Watch.QueueBytes + c.Watch.PullBytes, PerClient: "stream"},
 	}
 }

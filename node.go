@@ -33,6 +33,7 @@ import (
 	"github.com/cairnkv/cairn/metrics"
 	"github.com/cairnkv/cairn/proto/cairnpb"
 	"github.com/cairnkv/cairn/raftactor"
+	"github.com/cairnkv/cairn/statuspage"
 	"github.com/cairnkv/cairn/storage"
 	"github.com/cairnkv/cairn/storage/mvcc"
 	"github.com/cairnkv/cairn/storage/raftlog"
@@ -59,7 +60,8 @@ type Node struct {
 	leasesHeld   atomic.Int64 // items the lessor holds in memory
 	watchStats   watch.Stats  // written by the watch hub
 	keys         apply.KeyCount
-	metrics      *metrics.Member // observe.go
+	metrics      *metrics.Member  // observe.go
+	status       *statuspage.Page // status.go
 
 	grpc *grpc.Server // serves the front door for Serve
 
@@ -128,6 +130,7 @@ func start(system *actor.ActorSystem, cfg Config, engine *storage.Engine) (*Node
 	incarnation := randomUint64()
 	tracer := tracing.New(cfg.TracerProvider)
 	n.metrics = n.newMetrics()
+	n.status = n.newStatusPage()
 	m := n.metrics
 
 	compactorProps, err := compactor.Props(compactor.Config{Store: store, Logger: logger})
@@ -270,6 +273,11 @@ func start(system *actor.ActorSystem, cfg Config, engine *storage.Engine) (*Node
 		Tracer:      tracer,
 		SlowRequest: cfg.SlowRequest,
 
+		BcryptCost:     cfg.BcryptCost,
+		AuthTokenTTL:   cfg.AuthTokenTTL,
+		MaxAuthTokens:  cfg.MaxAuthTokens,
+		ClientCertAuth: cfg.ClientCertAuth,
+
 		// Memory budget (budget.go).
 		MaxResponseBytes: cfg.MaxResponseBytes,
 	})
@@ -279,7 +287,7 @@ func start(system *actor.ActorSystem, cfg Config, engine *storage.Engine) (*Node
 		n.keys.Close()
 		return nil, err
 	}
-	n.grpc = grpc.NewServer(n.ServerOptions()...)
+	n.grpc = grpc.NewServer(append(n.ServerOptions(), cfg.GRPCServerOptions...)...)
 	n.Register(n.grpc)
 	go n.publish(logger)
 	logger.Info("member started", "id", fmt.Sprintf("%x", id.GetMemberId()),
@@ -415,7 +423,9 @@ func (n *Node) PID() *actor.PID { return n.pid }
 func (n *Node) Register(g *grpc.Server) { n.front.Register(g) }
 
 // ServerOptions returns the gRPC options the member's services need.
-func (n *Node) ServerOptions() []grpc.ServerOption { return n.front.ServerOptions() }
+func (n *Node) ServerOptions() []grpc.ServerOption {
+	return append(n.front.ServerOptions(), n.metrics.ServerOptions()...)
+}
 
 // Serve serves etcd's API on l until Stop. It may be called for several
 // listeners.

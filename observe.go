@@ -35,9 +35,14 @@ func (n *Node) newMetrics() *metrics.Member {
 func (n *Node) Metrics() *metrics.Member { return n.metrics }
 
 // MonitorHandler serves the member's /metrics, /health, /livez and /readyz,
-// as etcd serves them on --listen-metrics-urls (see metrics.Handler).
+// as etcd serves them on --listen-metrics-urls (see metrics.Handler), and
+// its status page: /status, /status.json, and / linking them (see package
+// statuspage).
 func (n *Node) MonitorHandler() http.Handler {
-	return n.metrics.Handler(health{n}, n.cfg.Logger.With("member", n.cfg.Name))
+	mux := http.NewServeMux()
+	mux.Handle("/", n.metrics.Handler(health{n}, n.cfg.Logger.With("member", n.cfg.Name)))
+	n.status.Register(mux)
+	return mux
 }
 
 // health answers the health endpoints' questions.
