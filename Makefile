@@ -8,10 +8,12 @@ GOTESTFLAGS ?=
 
 .PHONY: run cluster build test check lint proto proto-check tools unit bench clean jaeger
 
-## run: start a single member serving etcd's API on 127.0.0.1:2379, data in $(DATA_DIR)
+## run: start a single member serving etcd's API on 127.0.0.1:2379, data in $(DATA_DIR), and its
+## metrics and status page on 127.0.0.1:2381 (http://127.0.0.1:2381/status)
 run:
 	$(GO) run ./cmd/node --name default --data-dir $(DATA_DIR) \
-		--listen-client-urls http://127.0.0.1:2379 --advertise-client-urls http://127.0.0.1:2379
+		--listen-client-urls http://127.0.0.1:2379 --advertise-client-urls http://127.0.0.1:2379 \
+		--listen-metrics-urls http://127.0.0.1:2381
 
 ## cluster: three members on 127.0.0.1 (clients on 2379, 22379, 32379; metrics on 2381, 22381, 32381) in the
 ## foreground; Ctrl-C stops them. CLUSTER_FLAGS go to every member, e.g. tracing to a local Jaeger:
