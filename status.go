@@ -80,7 +80,12 @@ func (n *Node) statusMemory() statuspage.Memory {
 	if l := debug.SetMemoryLimit(-1); l != math.MaxInt64 {
 		mem.GoLimit = l
 	}
-	used := n.budgetUse()
+	var used map[string]use
+	select {
+	case <-n.stopping: // the engine closes soon: do not read it
+	default:
+		used = n.budgetUse()
+	}
 	for _, it := range b {
 		row := statuspage.BudgetItem{Key: it.Key, What: it.What, Flags: it.Flags, Bytes: it.Bytes, OffHeap: it.OffHeap, PerClient: it.PerClient}
 		if u, ok := used[it.Key]; ok {
