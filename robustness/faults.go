@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/anishathalye/porcupine"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 
 	"github.com/cairnkv/cairn/cairntest"
 )
@@ -257,7 +259,7 @@ func (f *injector) replace(m *cairntest.ProcessMember) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	leader := f.c.Leader(30 * time.Second)
-	if _, err := leader.Client().MemberRemove(ctx, m.ID); err != nil {
+	if err := untilHealthy(ctx, func() error { _, err := leader.Client().MemberRemove(ctx, m.ID); return err }); err != nil {
 		t.Fatalf("remove %s through %s: %v", m.Name, leader.Name, err)
 	}
 	f.c.Forget(m) // and kill it
@@ -267,10 +269,28 @@ func (f *injector) replace(m *cairntest.ProcessMember) string {
 	if err != nil {
 		t.Fatalf("after removing %s: %v", m.Name, err)
 	}
-	if _, err := leader.Client().MemberAdd(ctx, []string{n.PeerURL}); err != nil {
+	if err := untilHealthy(ctx, func() error { _, err := leader.Client().MemberAdd(ctx, []string{n.PeerURL}); return err }); err != nil {
 		t.Fatalf("add %s through %s: %v", n.Name, leader.Name, err)
 	}
 	f.c.StartMember(n, "") // waits until it serves
 	f.retarget(m, n)
 	return fmt.Sprintf("remove %s, add %s", m.Name, n.Name)
+}
+
+// untilHealthy calls change until it is not refused as unhealthy, at a
+// modest pace, until ctx ends. As etcd's, a leader refuses a membership
+// change that would leave fewer than a quorum of members it has heard
+// from lately: after a partition heals, for a few seconds.
+func untilHealthy(ctx context.Context, change func() error) error {
+	for {
+		err := change()
+		if err == nil || !strings.Contains(err.Error(), rpctypes.ErrUnhealthy.Error()) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (until %w)", err, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }

@@ -24,6 +24,7 @@ var (
 	flagFaults = flag.String("robustness.faults", "",
 		"comma-separated faults, one run each and a mixed run (default: all of "+strings.Join(allFaults, ",")+")")
 	flagClients = flag.Int("robustness.clients", 6, "concurrent clients, spread over the members")
+	flagMixed   = flag.Bool("robustness.mixed-only", false, "with -robustness.duration: only the mixed run")
 )
 
 // shortDuration is the short version's time under faults: with the
@@ -56,6 +57,9 @@ func TestRobustness(t *testing.T) {
 		return
 	}
 	for i, f := range faults {
+		if *flagMixed {
+			break
+		}
 		t.Run(f, func(t *testing.T) { runRobustness(t, seed+uint64(i), *flagDuration, []string{f}) })
 	}
 	t.Run("mixed", func(t *testing.T) { runRobustness(t, seed+uint64(len(faults)), *flagDuration, faults) })
