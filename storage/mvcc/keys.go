@@ -23,6 +23,9 @@ import (
 //	                                    in revision order.
 //	0x14 id                             lease: TTL and checkpointed remaining TTL.
 //	0x15 id key                         a key attached to a lease.
+//	0x16 name                           auth: users, roles, the enabled flag
+//	                                    and the auth revision (package auth;
+//	                                    opaque here, kept by a restore).
 //
 // Integers in keys are big-endian uint64 so that byte order is numeric order;
 // ^x is the bitwise complement (newest first); lease IDs have their sign bit
@@ -54,7 +57,8 @@ const (
 	prefixLog      byte = 0x13
 	prefixLease    byte = 0x14
 	prefixLeaseKey byte = 0x15
-	prefixEnd      byte = 0x16 // first byte after the last prefix in use
+	prefixAuth     byte = 0x16
+	prefixEnd      byte = 0x17 // first byte after the last prefix in use
 
 	metaSystem byte = 0x01
 	metaUser   byte = 0x02

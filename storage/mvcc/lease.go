@@ -183,3 +183,23 @@ func (v *ReadView) LeaseKeys(id int64, fn func(key []byte) error) error {
 	}
 	return v.valid(it.Error())
 }
+
+// LeaseKeys is ReadView.LeaseKeys through the batch: it sees the batch's
+// own writes (the apply actor checks a user's permission on them).
+func (b *Batch) LeaseKeys(id int64, fn func(key []byte) error) error {
+	if err := b.usable(); err != nil {
+		return err
+	}
+	prefix := leaseKeysPrefix(nil, id)
+	it, err := b.b.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixUpperBound(prefix)})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = it.Close() }()
+	for ok := it.First(); ok; ok = it.Next() {
+		if err := fn(it.Key()[len(prefix):]); err != nil {
+			return err
+		}
+	}
+	return it.Error()
+}

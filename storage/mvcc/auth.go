@@ -1,0 +1,111 @@
+package mvcc
+
+import (
+	"bytes"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// Auth records hold etcd's auth state (package auth encodes them): like
+// meta entries they are opaque names and values, committed atomically with
+// the batch and carried by snapshots and backups, but under their own
+// prefix, so that ForgetMembership (which drops every meta entry) keeps
+// them, as etcdutl's restore keeps etcd's users and roles.
+
+func authKey(dst []byte, name string) []byte { return append(append(dst, prefixAuth), name...) }
+
+// PutAuth stores an auth record, atomically with the batch. It panics if the
+// batch is closed; on a failed batch it does nothing, as Commit will fail.
+func (b *Batch) PutAuth(name string, value []byte) {
+	if b.closed {
+		panic(errBatchClosed)
+	}
+	if b.err == nil {
+		if err := b.setKey(authKey(b.kbuf[:0], name), value); err != nil {
+			b.err = err
+		}
+	}
+}
+
+// DeleteAuth removes an auth record. It panics if the batch is closed.
+func (b *Batch) DeleteAuth(name string) {
+	if b.closed {
+		panic(errBatchClosed)
+	}
+	if b.err == nil {
+		if err := b.deleteKeyRecord(authKey(b.kbuf[:0], name)); err != nil {
+			b.err = err
+		}
+	}
+}
+
+// Auth reads an auth record through the batch (seeing its own writes): a
+// copy of its value, or nil if there is none.
+func (b *Batch) Auth(name string) ([]byte, error) {
+	if err := b.usable(); err != nil {
+		return nil, err
+	}
+	return getAuth(b.b, name)
+}
+
+// AuthPrefix calls fn for every auth record whose name starts with prefix,
+// in name order, through the batch. The slices are valid only during the
+// call; an error from fn stops the walk and is returned.
+func (b *Batch) AuthPrefix(prefix string, fn func(name string, value []byte) error) error {
+	if err := b.usable(); err != nil {
+		return err
+	}
+	return authPrefix(b.b, prefix, fn)
+}
+
+// Auth returns a copy of an auth record, or nil if there is none.
+func (v *ReadView) Auth(name string) ([]byte, error) {
+	if err := v.usable(); err != nil {
+		return nil, err
+	}
+	a, err := getAuth(v.snap, name)
+	if err = v.valid(err); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// AuthPrefix is Batch.AuthPrefix on the view.
+func (v *ReadView) AuthPrefix(prefix string, fn func(name string, value []byte) error) error {
+	if err := v.usable(); err != nil {
+		return err
+	}
+	return v.valid(authPrefix(v.snap, prefix, fn))
+}
+
+func getAuth(rd pebble.Reader, name string) ([]byte, error) {
+	var out []byte
+	err := getWith(rd, authKey(nil, name), func(v []byte) error {
+		out = append([]byte{}, v...)
+		return nil
+	})
+	return out, err
+}
+
+func authPrefix(rd pebble.Reader, prefix string, fn func(name string, value []byte) error) error {
+	lower := authKey(nil, prefix)
+	it, err := rd.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: prefixUpperBound(lower)})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = it.Close() }()
+	for ok := it.First(); ok; ok = it.Next() {
+		k := it.Key()
+		if !bytes.HasPrefix(k, lower) {
+			break
+		}
+		raw, err := it.ValueAndErr()
+		if err != nil {
+			return err
+		}
+		if err := fn(string(k[1:]), raw); err != nil {
+			return err
+		}
+	}
+	return it.Error()
+}
