@@ -6,6 +6,7 @@ import (
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 
+	"github.com/cairnkv/cairn/auth"
 	"github.com/cairnkv/cairn/proto/cairnpb"
 	"github.com/cairnkv/cairn/storage/mvcc"
 )
@@ -17,8 +18,20 @@ import (
 // every member, and built only where a client waits (Answer).
 func applyRequest(b *mvcc.Batch, r *pb.InternalRaftRequest, txn mvcc.TxnOptions) (*cairnpb.Result, error) {
 	res := &cairnpb.Result{}
+	if r.GetHeader() != nil {
+		// A client's request: its user's permission is decided here, against
+		// the auth state at this place in the log (auth's invariant 3).
+		if err := checkAuth(b, r); err != nil {
+			if !isAuthError(err) {
+				return nil, fmt.Errorf("apply: auth check: %w", err)
+			}
+			return errorResult(cairnpb.ErrorCode_ERROR_CODE_AUTH, err.Error()), nil
+		}
+	}
 	var err error
 	switch {
+	case auth.IsAuthRequest(r):
+		err = auth.Apply(b, r)
 	case r.GetPut() != nil:
 		var resp *pb.PutResponse
 		if resp, err = b.Put(r.GetPut()); err == nil {
@@ -77,8 +90,37 @@ func applyRequest(b *mvcc.Batch, r *pb.InternalRaftRequest, txn mvcc.TxnOptions)
 	return res, nil
 }
 
+// checkAuth decides whether the user in a client's request header may make
+// it (etcd's authApplierV3).
+func checkAuth(b *mvcc.Batch, r *pb.InternalRaftRequest) error {
+	h := r.GetHeader()
+	c, err := auth.NewChecker(b, auth.Info{User: h.GetUsername(), Revision: h.GetAuthRevision()})
+	if err != nil {
+		return err
+	}
+	return c.Request(r, func(id int64) (keys [][]byte, err error) {
+		err = b.LeaseKeys(id, func(k []byte) error {
+			keys = append(keys, append([]byte(nil), k...))
+			return nil
+		})
+		return keys, err
+	})
+}
+
+func isAuthError(err error) bool {
+	for _, e := range auth.All {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
 // errorCode maps the state machine's errors that a request can meet.
 func errorCode(err error) (cairnpb.ErrorCode, bool) {
+	if isAuthError(err) {
+		return cairnpb.ErrorCode_ERROR_CODE_AUTH, true
+	}
 	switch {
 	case errors.Is(err, mvcc.ErrKeyNotFound):
 		return cairnpb.ErrorCode_ERROR_CODE_KEY_NOT_FOUND, true

@@ -59,6 +59,9 @@ const (
 	ErrorCode_ERROR_CODE_TOO_MANY_LEARNERS  ErrorCode = 24
 	// A lease grant asks for a TTL above mvcc.MaxLeaseTTL.
 	ErrorCode_ERROR_CODE_LEASE_TTL_TOO_LARGE ErrorCode = 30
+	// An auth request refused, or a request its user may not make, alike by
+	// every member: the message is the text of one of package auth's errors.
+	ErrorCode_ERROR_CODE_AUTH ErrorCode = 40
 )
 
 // Enum value maps for ErrorCode.
@@ -85,6 +88,7 @@ var (
 		23: "ERROR_CODE_MEMBER_NOT_LEARNER",
 		24: "ERROR_CODE_TOO_MANY_LEARNERS",
 		30: "ERROR_CODE_LEASE_TTL_TOO_LARGE",
+		40: "ERROR_CODE_AUTH",
 	}
 	ErrorCode_value = map[string]int32{
 		"ERROR_CODE_UNSPECIFIED":         0,
@@ -108,6 +112,7 @@ var (
 		"ERROR_CODE_MEMBER_NOT_LEARNER":  23,
 		"ERROR_CODE_TOO_MANY_LEARNERS":   24,
 		"ERROR_CODE_LEASE_TTL_TOO_LARGE": 30,
+		"ERROR_CODE_AUTH":                40,
 	}
 )
 
@@ -375,7 +380,7 @@ const file_cairnpb_result_proto_rawDesc = "" +
 	"leaseGrant\x12F\n" +
 	"\flease_revoke\x18\x0f \x01(\v2!.etcdserverpb.LeaseRevokeResponseH\x00R\vleaseRevokeB\n" +
 	"\n" +
-	"\bresponse*\x8c\x05\n" +
+	"\bresponse*\xa1\x05\n" +
 	"\tErrorCode\x12\x1a\n" +
 	"\x16ERROR_CODE_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14ERROR_CODE_NO_LEADER\x10\x01\x12\x16\n" +
@@ -398,7 +403,8 @@ const file_cairnpb_result_proto_rawDesc = "" +
 	"\x1aERROR_CODE_PEER_URL_EXISTS\x10\x16\x12!\n" +
 	"\x1dERROR_CODE_MEMBER_NOT_LEARNER\x10\x17\x12 \n" +
 	"\x1cERROR_CODE_TOO_MANY_LEARNERS\x10\x18\x12\"\n" +
-	"\x1eERROR_CODE_LEASE_TTL_TOO_LARGE\x10\x1eB(Z&github.com/cairnkv/cairn/proto/cairnpbb\x06proto3"
+	"\x1eERROR_CODE_LEASE_TTL_TOO_LARGE\x10\x1e\x12\x13\n" +
+	"\x0fERROR_CODE_AUTH\x10(B(Z&github.com/cairnkv/cairn/proto/cairnpbb\x06proto3"
 
 var (
 	file_cairnpb_result_proto_rawDescOnce sync.Once
