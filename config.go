@@ -10,8 +10,10 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/grpc"
 
 	"github.com/cairnkv/cairn/actors/watch"
+	"github.com/cairnkv/cairn/auth"
 	"github.com/cairnkv/cairn/frontdoor"
 	"github.com/cairnkv/cairn/raftactor"
 	"github.com/cairnkv/cairn/storage"
@@ -113,6 +115,22 @@ type Config struct {
 	// one batch may take before it is logged as slow. Default 100ms
 	// (etcd's); negative logs no request.
 	SlowRequest time.Duration
+
+	// Auth: etcd's authentication (package auth). BcryptCost is the cost
+	// of password hashes made on this member (--bcrypt-cost, default 10);
+	// AuthTokenTTL how long a simple token stays good after its last use
+	// (--auth-token-ttl, default 300s); MaxAuthTokens bounds the tokens a
+	// member holds (default 65536; one more drops the least recently
+	// used). ClientCertAuth makes a verified client certificate's common
+	// name the user of a request without a token (--client-cert-auth);
+	// the gRPC server must then carry the TLS state (GRPCServerOptions).
+	BcryptCost     int
+	AuthTokenTTL   time.Duration
+	MaxAuthTokens  int
+	ClientCertAuth bool
+	// GRPCServerOptions are added to the member's own gRPC server (Serve),
+	// for example transport credentials that hand requests the TLS state.
+	GRPCServerOptions []grpc.ServerOption
 }
 
 // InitialMember is one member of a new cluster.
@@ -240,6 +258,12 @@ func (c Config) Validate() error {
 	}
 	if c.MaxTxnOps <= 0 {
 		return errors.New("cairn: max-txn-ops must be positive")
+	}
+	if c.BcryptCost != 0 && !auth.ValidBcryptCost(c.BcryptCost) {
+		return fmt.Errorf("cairn: bcrypt-cost (%d) must be between 4 and 31", c.BcryptCost)
+	}
+	if c.AuthTokenTTL < 0 {
+		return errors.New("cairn: auth-token-ttl must not be negative")
 	}
 	if c.LeaseRevokeRate < 0 {
 		return errors.New("cairn: lease revoke rate must be positive")

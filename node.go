@@ -273,6 +273,11 @@ func start(system *actor.ActorSystem, cfg Config, engine *storage.Engine) (*Node
 		Tracer:      tracer,
 		SlowRequest: cfg.SlowRequest,
 
+		BcryptCost:     cfg.BcryptCost,
+		AuthTokenTTL:   cfg.AuthTokenTTL,
+		MaxAuthTokens:  cfg.MaxAuthTokens,
+		ClientCertAuth: cfg.ClientCertAuth,
+
 		// Memory budget (budget.go).
 		MaxResponseBytes: cfg.MaxResponseBytes,
 	})
@@ -282,7 +287,7 @@ func start(system *actor.ActorSystem, cfg Config, engine *storage.Engine) (*Node
 		n.keys.Close()
 		return nil, err
 	}
-	n.grpc = grpc.NewServer(n.ServerOptions()...)
+	n.grpc = grpc.NewServer(append(n.ServerOptions(), cfg.GRPCServerOptions...)...)
 	n.Register(n.grpc)
 	go n.publish(logger)
 	logger.Info("member started", "id", fmt.Sprintf("%x", id.GetMemberId()),

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/cairnkv/cairn/actors/watch"
+	"github.com/cairnkv/cairn/auth"
 	"github.com/cairnkv/cairn/proto/cairnpb"
 	"github.com/cairnkv/cairn/storage/mvcc"
 )
@@ -60,6 +61,11 @@ func grpcError(err error) error {
 	case errors.Is(err, watch.ErrTooManyStreams):
 		return rpctypes.ErrGRPCRequestTooManyRequests
 	}
+	for i, e := range auth.All {
+		if errors.Is(err, e) {
+			return authErrors[i]
+		}
+	}
 	var ae *actorError
 	if errors.As(err, &ae) {
 		return codeError(ae.code, ae.msg)
@@ -68,6 +74,21 @@ func grpcError(err error) error {
 		return err
 	}
 	return status.Error(codes.Unknown, err.Error())
+}
+
+// authErrors are etcd's errors for auth.All, in its order.
+var authErrors = []error{
+	rpctypes.ErrGRPCRootUserNotExist, rpctypes.ErrGRPCRootRoleNotExist, rpctypes.ErrGRPCUserAlreadyExist, rpctypes.ErrGRPCUserEmpty,
+	rpctypes.ErrGRPCUserNotFound, rpctypes.ErrGRPCRoleAlreadyExist, rpctypes.ErrGRPCRoleNotFound, rpctypes.ErrGRPCRoleEmpty,
+	rpctypes.ErrGRPCPermissionNotGiven, rpctypes.ErrGRPCAuthFailed, rpctypes.ErrGRPCAuthFailed, rpctypes.ErrGRPCPermissionDenied,
+	rpctypes.ErrGRPCRoleNotGranted, rpctypes.ErrGRPCPermissionNotGranted, rpctypes.ErrGRPCAuthNotEnabled, rpctypes.ErrGRPCAuthOldRevision,
+	rpctypes.ErrGRPCInvalidAuthToken, rpctypes.ErrGRPCInvalidAuthMgmt,
+}
+
+func init() {
+	if len(authErrors) != len(auth.All) {
+		panic("frontdoor: authErrors does not match auth.All")
+	}
 }
 
 func codeError(code cairnpb.ErrorCode, msg string) error {
@@ -109,6 +130,13 @@ func codeError(code cairnpb.ErrorCode, msg string) error {
 		return rpctypes.ErrGRPCMemberNotLearner
 	case cairnpb.ErrorCode_ERROR_CODE_TOO_MANY_LEARNERS:
 		return rpctypes.ErrGRPCTooManyLearners
+	case cairnpb.ErrorCode_ERROR_CODE_AUTH:
+		// msg is the text of one of auth's errors (apply's errorResult).
+		for i, e := range auth.All {
+			if e.Error() == msg {
+				return authErrors[i]
+			}
+		}
 	}
 	return status.Error(codes.Internal, "etcdserver: "+msg)
 }

@@ -5,6 +5,7 @@ import (
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 
+	"github.com/cairnkv/cairn/auth"
 	"github.com/cairnkv/cairn/proto/cairnpb"
 	"github.com/cairnkv/cairn/storage/mvcc"
 )
@@ -18,8 +19,15 @@ func (k *kvServer) Range(ctx context.Context, r *pb.RangeRequest) (*pb.RangeResp
 	if err := checkRange(r); err != nil {
 		return nil, err
 	}
+	ai, err := k.s.authInfo(ctx)
+	if err != nil {
+		return nil, grpcError(err)
+	}
 	var resp *pb.RangeResponse
-	err := k.s.read(ctx, r.GetSerializable(), func(v *mvcc.ReadView) (err error) {
+	err = k.s.read(ctx, r.GetSerializable(), func(v *mvcc.ReadView) (err error) {
+		if err := authorize(v, ai, func(c *auth.Checker) error { return c.Read(r.GetKey(), r.GetRangeEnd()) }); err != nil {
+			return err
+		}
 		resp, err = v.RangeWithin(r, k.s.cfg.MaxResponseBytes)
 		return err
 	})
@@ -34,7 +42,7 @@ func (k *kvServer) Put(ctx context.Context, r *pb.PutRequest) (*pb.PutResponse, 
 	if err := checkPut(r); err != nil {
 		return nil, err
 	}
-	res, err := k.s.propose(ctx, &pb.InternalRaftRequest{Put: r})
+	res, err := k.s.proposeAs(ctx, &pb.InternalRaftRequest{Put: r})
 	if err != nil {
 		return nil, grpcError(err)
 	}
@@ -47,7 +55,7 @@ func (k *kvServer) DeleteRange(ctx context.Context, r *pb.DeleteRangeRequest) (*
 	if err := checkDelete(r); err != nil {
 		return nil, err
 	}
-	res, err := k.s.propose(ctx, &pb.InternalRaftRequest{DeleteRange: r})
+	res, err := k.s.proposeAs(ctx, &pb.InternalRaftRequest{DeleteRange: r})
 	if err != nil {
 		return nil, grpcError(err)
 	}
@@ -64,7 +72,14 @@ func (k *kvServer) Txn(ctx context.Context, r *pb.TxnRequest) (*pb.TxnResponse, 
 	if mvcc.IsReadOnlyTxn(r) {
 		// A txn that writes nothing is a read: served locally after a read
 		// index, as etcd does, unless every range in it is serializable.
-		err := k.s.read(ctx, isSerializableTxn(r), func(v *mvcc.ReadView) (err error) {
+		ai, err := k.s.authInfo(ctx)
+		if err != nil {
+			return nil, grpcError(err)
+		}
+		err = k.s.read(ctx, isSerializableTxn(r), func(v *mvcc.ReadView) (err error) {
+			if err := authorize(v, ai, func(c *auth.Checker) error { return c.Txn(r) }); err != nil {
+				return err
+			}
 			resp, err = v.TxnWithin(r, k.s.cfg.MaxResponseBytes)
 			return err
 		})
@@ -72,7 +87,7 @@ func (k *kvServer) Txn(ctx context.Context, r *pb.TxnRequest) (*pb.TxnResponse, 
 			return nil, grpcError(err)
 		}
 	} else {
-		res, err := k.s.propose(ctx, &pb.InternalRaftRequest{Txn: r})
+		res, err := k.s.proposeAs(ctx, &pb.InternalRaftRequest{Txn: r})
 		if err != nil {
 			return nil, grpcError(err)
 		}
@@ -83,7 +98,7 @@ func (k *kvServer) Txn(ctx context.Context, r *pb.TxnRequest) (*pb.TxnResponse, 
 }
 
 func (k *kvServer) Compact(ctx context.Context, r *pb.CompactionRequest) (*pb.CompactionResponse, error) {
-	res, err := k.s.propose(ctx, &pb.InternalRaftRequest{Compaction: r})
+	res, err := k.s.proposeAs(ctx, &pb.InternalRaftRequest{Compaction: r})
 	if err != nil {
 		return nil, grpcError(err)
 	}

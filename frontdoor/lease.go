@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/cairnkv/cairn/auth"
 	"github.com/cairnkv/cairn/proto/cairnpb"
 	"github.com/cairnkv/cairn/storage/mvcc"
 )
@@ -39,7 +40,7 @@ func (l *leaseServer) LeaseGrant(ctx context.Context, r *pb.LeaseGrantRequest) (
 		// Only positive IDs, as etcd chooses them.
 		g.ID = int64(l.s.leaseIDs.next() & math.MaxInt64)
 	}
-	res, err := l.s.propose(ctx, &pb.InternalRaftRequest{LeaseGrant: g})
+	res, err := l.s.proposeAs(ctx, &pb.InternalRaftRequest{LeaseGrant: g})
 	if err != nil {
 		return nil, grpcError(err)
 	}
@@ -49,7 +50,7 @@ func (l *leaseServer) LeaseGrant(ctx context.Context, r *pb.LeaseGrantRequest) (
 }
 
 func (l *leaseServer) LeaseRevoke(ctx context.Context, r *pb.LeaseRevokeRequest) (*pb.LeaseRevokeResponse, error) {
-	res, err := l.s.propose(ctx, &pb.InternalRaftRequest{LeaseRevoke: r})
+	res, err := l.s.proposeAs(ctx, &pb.InternalRaftRequest{LeaseRevoke: r})
 	if err != nil {
 		return nil, grpcError(err)
 	}
@@ -86,6 +87,10 @@ func (l *leaseServer) LeaseKeepAlive(stream grpc.BidiStreamingServer[pb.LeaseKee
 }
 
 func (l *leaseServer) LeaseTimeToLive(ctx context.Context, r *pb.LeaseTimeToLiveRequest) (*pb.LeaseTimeToLiveResponse, error) {
+	ai, err := l.s.authInfo(ctx)
+	if err != nil {
+		return nil, grpcError(err)
+	}
 	m, err := l.s.askLessor(ctx, &cairnpb.LeaseLookup{Id: r.GetID()})
 	if err != nil {
 		return nil, grpcError(err)
@@ -111,9 +116,15 @@ func (l *leaseServer) LeaseTimeToLive(ctx context.Context, r *pb.LeaseTimeToLive
 			return nil
 		}
 		resp.Keys = [][]byte{}
-		return v.LeaseKeys(r.GetID(), func(k []byte) error {
-			resp.Keys = append(resp.Keys, bytes.Clone(k))
-			return nil
+		// As etcd: the keys are shown only to a user who may read each.
+		return authorize(v, ai, func(c *auth.Checker) error {
+			return v.LeaseKeys(r.GetID(), func(k []byte) error {
+				if err := c.Read(k, nil); err != nil {
+					return err
+				}
+				resp.Keys = append(resp.Keys, bytes.Clone(k))
+				return nil
+			})
 		})
 	})
 	if errors.Is(err, mvcc.ErrLeaseNotFound) {

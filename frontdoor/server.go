@@ -3,6 +3,7 @@ package frontdoor
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"sync/atomic"
@@ -14,6 +15,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/cairnkv/cairn/actors/watch"
+	"github.com/cairnkv/cairn/auth"
 	"github.com/cairnkv/cairn/raftactor"
 	"github.com/cairnkv/cairn/storage/mvcc"
 	"github.com/cairnkv/cairn/tracing"
@@ -75,6 +77,19 @@ type Config struct {
 	// long-lived streams (Watch) then end with etcd's "server stopped", so
 	// that a graceful stop need not wait for their clients.
 	Stopping <-chan struct{}
+	// BcryptCost is the cost of the password hashes of users added or
+	// changed through this member (etcd's --bcrypt-cost). Default 10.
+	BcryptCost int
+	// AuthTokenTTL is how long a simple token stays good after its last use
+	// (etcd's --auth-token-ttl). Default 300s. MaxAuthTokens bounds the
+	// tokens this member holds (auth.Tokens). Default 65536.
+	AuthTokenTTL  time.Duration
+	MaxAuthTokens int
+	// ClientCertAuth makes the common name of a client's verified
+	// certificate its user when it sends no token (etcd's
+	// --client-cert-auth). The gRPC server must hand the TLS state to
+	// requests (credentials.TLSInfo in the peer).
+	ClientCertAuth bool
 	// Version is the etcd API version reported by Maintenance.Status.
 	Version string
 	Logger  *slog.Logger
@@ -113,6 +128,9 @@ func (c Config) withDefaults() Config {
 	if c.MinLeaseTTL == 0 {
 		c.MinLeaseTTL = 2
 	}
+	if c.BcryptCost == 0 {
+		c.BcryptCost = auth.DefaultBcryptCost
+	}
 	if c.SlowRequest == 0 {
 		c.SlowRequest = tracing.DefaultSlowRequest
 	}
@@ -145,6 +163,8 @@ type Server struct {
 	views viewCache
 	// reads batches read index requests (linearize.go).
 	reads readBatcher
+	// tokens are the simple tokens this member issued (auth.go).
+	tokens *auth.Tokens
 }
 
 // New returns a front door.
@@ -157,9 +177,11 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("frontdoor: Store and Board are required")
 	case cfg.MemberID == 0:
 		return nil, errors.New("frontdoor: MemberID must not be zero")
+	case !auth.ValidBcryptCost(cfg.BcryptCost):
+		return nil, fmt.Errorf("frontdoor: bcrypt-cost %d is outside bcrypt's range (4 to 31)", cfg.BcryptCost)
 	}
 	s := &Server{cfg: cfg, leaseIDs: newIDGenerator(cfg.MemberID, time.Now()), headerBytes: etcdHeaderBytes(cfg.MemberID),
-		views: viewCache{store: cfg.Store}}
+		views: viewCache{store: cfg.Store}, tokens: auth.NewTokens(cfg.AuthTokenTTL, cfg.MaxAuthTokens, nil)}
 	if cfg.Stopping != nil {
 		go func() {
 			<-cfg.Stopping
@@ -194,6 +216,7 @@ func (s *Server) Register(g *grpc.Server) {
 	pb.RegisterMaintenanceServer(g, &maintenanceServer{s: s})
 	pb.RegisterClusterServer(g, &clusterServer{s: s})
 	pb.RegisterLeaseServer(g, &leaseServer{s: s})
+	pb.RegisterAuthServer(g, &authServer{s: s})
 	if s.cfg.WatchHub != nil {
 		pb.RegisterWatchServer(g, &watchServer{s: s})
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"sync"
 	"time"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
@@ -52,6 +53,14 @@ func (w *watchServer) Watch(gs pb.Watch_WatchServer) error {
 	}
 	defer st.Close()
 
+	// Both goroutines send: refusals of watches the user may not read
+	// (watchauth.go) go out from the receiving one.
+	var sendMu sync.Mutex
+	send := func(r *pb.WatchResponse) error {
+		sendMu.Lock()
+		defer sendMu.Unlock()
+		return gs.Send(r)
+	}
 	go func() {
 		for {
 			req, err := gs.Recv()
@@ -63,6 +72,13 @@ func (w *watchServer) Watch(gs pb.Watch_WatchServer) error {
 			if err != nil {
 				cancel(err)
 				return
+			}
+			if refusal := w.s.refuseWatch(gs.Context(), req); refusal != nil {
+				if err := send(refusal); err != nil {
+					cancel(err)
+					return
+				}
+				continue
 			}
 			if err := st.Request(ctx, req); err != nil {
 				return // the handler is returning
@@ -85,7 +101,7 @@ func (w *watchServer) Watch(gs pb.Watch_WatchServer) error {
 			return watchError(gs.Context(), ctx, err)
 		}
 		for _, r := range rs {
-			if err := gs.Send(r); err != nil {
+			if err := send(r); err != nil {
 				return err
 			}
 		}
