@@ -29,6 +29,8 @@ type options struct {
 	memory memoryOptions
 	// security: TLS for clients and peers (security.go).
 	security securityOptions
+	// auth: etcd's auth flags (auth.go).
+	auth authOptions
 }
 
 // parseFlags parses args (without the program name). Output (usage, errors)
@@ -73,6 +75,7 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 	checkObserve := addObserveFlags(fs, &o.observe, &c.SlowRequest)
 	checkMemory := addMemoryFlags(fs, &o.memory, c)
 	checkSecurity := addSecurityFlags(fs, &o.security)
+	checkAuth := addAuthFlags(fs, &o.auth)
 
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -125,6 +128,9 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 		return nil, err
 	}
 	if err := checkSecurity(o); err != nil {
+		return nil, err
+	}
+	if err := checkAuth(o); err != nil {
 		return nil, err
 	}
 	return o, nil
