@@ -121,8 +121,12 @@ func runRobustness(t *testing.T, seed uint64, d time.Duration, faults []string) 
 	}
 	inj.run(time.Now().Add(d))
 	// Every member runs and agrees on a leader (the injector settled):
-	// the clients go on against a calm cluster for a moment.
-	time.Sleep(500 * time.Millisecond)
+	// each client, through each member, must be answered again.
+	for _, cl := range ours {
+		if err := cl.waitAnswers(20, 30*time.Second); err != nil {
+			t.Errorf("after the last fault, through %s: %v", home[cl].Name, err)
+		}
+	}
 	stopClients()
 	clients.Wait()
 
@@ -150,8 +154,8 @@ func runRobustness(t *testing.T, seed uint64, d time.Duration, faults []string) 
 	for _, w := range o.Streams {
 		resumes += w.Resumes
 	}
-	t.Logf("%d operations (%d unknown outcome; %d checked by porcupine: %s), %d serializable reads, %d revisions, %d watch streams (%d resumes after a cancel), faults %v",
-		total, unknown, v.Checked, v.Linearizable, len(o.Serial), o.FinalRev, len(o.Streams), resumes, inj.counts)
+	t.Logf("%d operations (%d unknown outcome; %d checked by porcupine in %v: %s), %d serializable reads, %d revisions, %d watch streams (%d resumes after a cancel), faults %v",
+		total, unknown, v.Checked, v.CheckTime.Round(time.Millisecond), v.Linearizable, len(o.Serial), o.FinalRev, len(o.Streams), resumes, inj.counts)
 	if len(v.Failures) > 0 {
 		dir, err := v.write(t.Name(), o)
 		for i, f := range v.Failures {

@@ -36,6 +36,25 @@ type client struct {
 	// epoch counts the members the client has been pointed at (see
 	// retarget): serializable reads never go back through one member.
 	epoch atomic.Int64
+	// answered counts the operations with a definite outcome; more is
+	// signalled after each.
+	answered atomic.Int64
+	more     chan struct{}
+}
+
+// waitAnswers waits until the client has had n more definite outcomes,
+// for at most timeout: that its member serves.
+func (c *client) waitAnswers(n int64, timeout time.Duration) error {
+	target := c.answered.Load() + n
+	deadline := time.After(timeout)
+	for c.answered.Load() < target {
+		select {
+		case <-c.more:
+		case <-deadline:
+			return fmt.Errorf("client %d: %d definite outcomes in %v, want %d", c.id, n-(target-c.answered.Load()), timeout, n)
+		}
+	}
+	return nil
 }
 
 // retarget points the client at another member's endpoint (its member was
@@ -47,7 +66,7 @@ func (c *client) retarget(endpoint string) {
 }
 
 func newClient(id int, cli *clientv3.Client, seed uint64, h *history) *client {
-	return &client{id: id, cli: cli, rng: rand.New(rand.NewPCG(seed, uint64(id))), h: h}
+	return &client{id: id, cli: cli, rng: rand.New(rand.NewPCG(seed, uint64(id))), h: h, more: make(chan struct{}, 1)}
 }
 
 // run issues operations until ctx ends.
@@ -96,6 +115,13 @@ func (c *client) once(ctx context.Context) {
 		out = output{Unknown: true}
 	}
 	c.h.add(c.id, in, call, out, ret)
+	if !out.Unknown {
+		c.answered.Add(1)
+		select {
+		case c.more <- struct{}{}:
+		default:
+		}
+	}
 	if in.Kind == opGet && !out.Unknown || in.Kind == opCAS && !out.Unknown && !out.Succeeded && out.Err == "" {
 		c.seen[in.Key] = out.KV
 	}
