@@ -61,9 +61,9 @@ func TestLogFileRotatesBySize(t *testing.T) {
 	}
 }
 
-// The member binary serves /metrics and /health on --listen-metrics-urls,
-// and logs, as JSON to a file, every request with its id and the member's
-// name.
+// The member binary serves /metrics, /health and the status page on
+// --listen-metrics-urls, and logs, as JSON to a file, every request with
+// its id and the member's name.
 func TestMetricsURLAndRequestLogs(t *testing.T) {
 	metrics := fmt.Sprintf("127.0.0.1:%d", cairntest.FreePort(t))
 	logFile := filepath.Join(t.TempDir(), "member.log")
@@ -76,7 +76,14 @@ func TestMetricsURLAndRequestLogs(t *testing.T) {
 	for path, want := range map[string]string{
 		"/health":  `{"health":"true","reason":""}`,
 		"/metrics": "\netcd_server_has_leader 1\n",
+		// The status page (package statuspage) and what it draws; the
+		// put above was timed.
+		"/":             `href="/status"`,
+		"/status":       `/status/uplot/uPlot.iife.min.js`,
+		"/status.json":  `"name":"m1"`,
+		"/metrics#grpc": `grpc_server_handling_seconds_count{grpc_method="Put",grpc_service="etcdserverpb.KV",grpc_type="unary"} 1`,
 	} {
+		path, _, _ = strings.Cut(path, "#")
 		resp, err := http.Get("http://" + metrics + path)
 		if err != nil {
 			t.Fatal(err)
