@@ -51,19 +51,19 @@ func TestApplyFollowsEtcdsRules(t *testing.T) {
 	}
 	step(&pb.InternalRaftRequest{AuthEnable: &pb.AuthEnableRequest{}}, ErrRootUserNotExist)
 	st := step(&pb.InternalRaftRequest{AuthUserAdd: &pb.AuthUserAddRequest{Name: "root", HashedPassword: hash}}, nil)
-	if st.Revision != 1 {
-		t.Fatalf("revision %d after one change", st.Revision)
+	if st.Revision != 2 {
+		t.Fatalf("revision %d after one change, want 2 (a fresh store is at 1, as etcd's)", st.Revision)
 	}
 	step(&pb.InternalRaftRequest{AuthUserAdd: &pb.AuthUserAddRequest{Name: "x", Password: "plain"}}, ErrNoPasswordUser)
 	step(&pb.InternalRaftRequest{AuthEnable: &pb.AuthEnableRequest{}}, ErrRootRoleNotExist)
 	// Root may get the root role before it exists, as in etcd.
 	step(&pb.InternalRaftRequest{AuthUserGrantRole: &pb.AuthUserGrantRoleRequest{User: "root", Role: "root"}}, nil)
 	st = step(&pb.InternalRaftRequest{AuthUserGrantRole: &pb.AuthUserGrantRoleRequest{User: "root", Role: "root"}}, nil)
-	if st.Revision != 2 {
+	if st.Revision != 3 {
 		t.Fatalf("a repeated grant raised the revision to %d", st.Revision)
 	}
 	st = step(&pb.InternalRaftRequest{AuthEnable: &pb.AuthEnableRequest{}}, nil)
-	if !st.Enabled || st.Revision != 2 {
+	if !st.Enabled || st.Revision != 3 {
 		t.Fatalf("after enable: %+v", st)
 	}
 	step(&pb.InternalRaftRequest{AuthUserDelete: &pb.AuthUserDeleteRequest{Name: "root"}}, ErrInvalidAuthMgmt)

@@ -53,7 +53,8 @@ func ReadStatus(r Reader) (Status, error) {
 	if err != nil {
 		return Status{}, err
 	}
-	st := Status{Enabled: len(en) == 1 && en[0] == 1}
+	// A fresh store is at revision 1, as etcd's (NewAuthStore commits one).
+	st := Status{Enabled: len(en) == 1 && en[0] == 1, Revision: 1}
 	if len(rv) == 8 {
 		st.Revision = binary.BigEndian.Uint64(rv)
 	}

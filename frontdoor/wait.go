@@ -69,7 +69,7 @@ func (s *Server) askWithin(ctx context.Context, timeout time.Duration, send func
 
 // propose proposes r through raft and returns the apply actor's result.
 func (s *Server) propose(ctx context.Context, r *pb.InternalRaftRequest) (*cairnpb.Result, error) {
-	if size := proto.Size(r) + s.headerBytes; size > s.cfg.MaxRequestBytes {
+	if size := s.requestSize(r); size > s.cfg.MaxRequestBytes {
 		return nil, errTooLarge
 	}
 	if err := s.waitLeader(ctx); err != nil {
@@ -126,8 +126,24 @@ func (s *Server) propose(ctx context.Context, r *pb.InternalRaftRequest) (*cairn
 // time and counter). Counting the same bytes refuses exactly the requests
 // etcd refuses.
 func etcdHeaderBytes(memberID uint64) int {
-	id := uint64(uint16(memberID))<<48 | 1<<47
-	return proto.Size(&pb.InternalRaftRequest{Header: &pb.RequestHeader{ID: id}})
+	return proto.Size(&pb.InternalRaftRequest{Header: &pb.RequestHeader{ID: etcdRequestID(memberID)}})
+}
+
+// etcdRequestID is an ID of the size etcd stamps on this member's requests.
+func etcdRequestID(memberID uint64) uint64 { return uint64(uint16(memberID))<<48 | 1<<47 }
+
+// requestSize is the size etcd would compare with max-request-bytes: a
+// client's request carries its user and auth revision (proposeAs) in the
+// same header as etcd's ID.
+func (s *Server) requestSize(r *pb.InternalRaftRequest) int {
+	h := r.GetHeader()
+	if h == nil {
+		return proto.Size(r) + s.headerBytes
+	}
+	r.Header = &pb.RequestHeader{ID: etcdRequestID(s.cfg.MemberID), Username: h.GetUsername(), AuthRevision: h.GetAuthRevision()}
+	n := proto.Size(r)
+	r.Header = h // the caller's request, not yet shared
+	return n
 }
 
 // readIndexRequest is every read index request: it has no fields, and
