@@ -39,7 +39,8 @@ var clusterArgs = []string{"--heartbeat-interval=100", "--election-timeout=1000"
 // TestRobustness runs the workload against three member processes while
 // the injector applies faults, then checks the history (see check). By
 // default it runs one short mixed run; -robustness.duration runs each
-// fault alone for that long, then all mixed (make robustness).
+// fault alone for that long, then all mixed (make robustness), in runs of
+// at most maxRunDuration.
 func TestRobustness(t *testing.T) {
 	seed := *flagSeed
 	if seed == 0 {
@@ -56,14 +57,27 @@ func TestRobustness(t *testing.T) {
 		t.Run("mixed", func(t *testing.T) { runRobustness(t, seed, shortDuration, faults) })
 		return
 	}
-	for i, f := range faults {
-		if *flagMixed {
-			break
+	runs := 0
+	segments := func(name string, faults []string) {
+		for left := *flagDuration; left > 0; left -= maxRunDuration {
+			s := seed + uint64(runs)
+			runs++
+			t.Run(name, func(t *testing.T) { runRobustness(t, s, min(left, maxRunDuration), faults) })
 		}
-		t.Run(f, func(t *testing.T) { runRobustness(t, seed+uint64(i), *flagDuration, []string{f}) })
 	}
-	t.Run("mixed", func(t *testing.T) { runRobustness(t, seed+uint64(len(faults)), *flagDuration, faults) })
+	for _, f := range faults {
+		if !*flagMixed {
+			segments(f, []string{f})
+		}
+	}
+	segments("mixed", faults)
 }
+
+// maxRunDuration bounds one run's time under faults: a longer duration is
+// run as several runs, each on a new cluster with its own seed, because
+// porcupine's search grows faster than the history (a run of a minute
+// checks in seconds, one of two minutes may take many minutes).
+const maxRunDuration = time.Minute
 
 // runRobustness is one run: a new cluster, the clients, the watchers and
 // the injector for d, then the checks.
