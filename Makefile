@@ -99,7 +99,7 @@ bench-memory: $(TOOLS)/etcd
 		status=$$?; cat $(BENCH_OUT)/table.txt; exit $$status
 
 ## robustness: the robustness suite (robustness/): clients against 3 members under each fault alone for
-## ROBUSTNESS_DURATION, then all mixed; about 8 runs x (ROBUSTNESS_DURATION + 15 s). A failure names the
+## ROBUSTNESS_DURATION, then all mixed (in runs of at most a minute); with the default about 9 x 75 s. A failure names the
 ## directory with porcupine's visualisation and the seed; repeat with ROBUSTNESS_FLAGS="-robustness.seed=N
 ## -robustness.faults=kill,pause". make test runs a short mixed run.
 ROBUSTNESS_DURATION ?= 1m
