@@ -30,7 +30,7 @@ func Apply(w Writer, r *pb.InternalRaftRequest) error {
 		return enable(w, st)
 	case r.AuthDisable != nil:
 		if st.Enabled {
-			writeEnabled(w, false)
+			st.Enabled = false
 			bumpRevision(w, st)
 		}
 		return nil
@@ -71,7 +71,7 @@ func enable(w Writer, st Status) error {
 	}
 	// As etcd: enabling keeps the revision, so tokens issued before stay
 	// good (there are none: Authenticate needs auth on).
-	writeEnabled(w, true)
+	writeEnabled(w, st, true)
 	return nil
 }
 

@@ -24,10 +24,12 @@ type Writer interface {
 
 // Names of the auth records.
 const (
-	recEnabled  = "enabled"  // one byte, 1 when auth is on
-	recRevision = "revision" // big-endian uint64
-	recUser     = "user/"    // + name: authpb.User
-	recRole     = "role/"    // + name: authpb.Role
+	// recStatus holds the enabled flag (one byte, 1 when auth is on) and
+	// the auth revision (big-endian uint64): one record, so that the check
+	// of every request reads one key.
+	recStatus = "status"
+	recUser   = "user/" // + name: authpb.User
+	recRole   = "role/" // + name: authpb.Role
 )
 
 // RootUser and RootRole are etcd's names: root holds every permission, and
@@ -45,33 +47,36 @@ type Status struct {
 
 // ReadStatus reads the enabled flag and the auth revision.
 func ReadStatus(r Reader) (Status, error) {
-	en, err := r.Auth(recEnabled)
+	b, err := r.Auth(recStatus)
 	if err != nil {
 		return Status{}, err
 	}
-	rv, err := r.Auth(recRevision)
-	if err != nil {
-		return Status{}, err
+	if len(b) != 9 {
+		// A fresh store is at revision 1, as etcd's (NewAuthStore commits one).
+		return Status{Revision: 1}, nil
 	}
-	// A fresh store is at revision 1, as etcd's (NewAuthStore commits one).
-	st := Status{Enabled: len(en) == 1 && en[0] == 1, Revision: 1}
-	if len(rv) == 8 {
-		st.Revision = binary.BigEndian.Uint64(rv)
-	}
-	return st, nil
+	return Status{Enabled: b[0] == 1, Revision: binary.BigEndian.Uint64(b[1:])}, nil
 }
 
-func writeEnabled(w Writer, on bool) {
-	v := byte(0)
-	if on {
-		v = 1
+func writeStatus(w Writer, st Status) {
+	b := make([]byte, 1, 9)
+	if st.Enabled {
+		b[0] = 1
 	}
-	w.PutAuth(recEnabled, []byte{v})
+	w.PutAuth(recStatus, binary.BigEndian.AppendUint64(b, st.Revision))
+}
+
+func writeEnabled(w Writer, st Status, on bool) {
+	st.Enabled = on
+	writeStatus(w, st)
 }
 
 // bumpRevision raises the auth revision by one (etcd's commitRevision).
+// st must be the status as Apply read it: each request changes it at most
+// once.
 func bumpRevision(w Writer, st Status) {
-	w.PutAuth(recRevision, binary.BigEndian.AppendUint64(nil, st.Revision+1))
+	st.Revision++
+	writeStatus(w, st)
 }
 
 // GetUser returns the named user, or nil if there is none.
