@@ -128,6 +128,9 @@ type Config struct {
 	AuthTokenTTL   time.Duration
 	MaxAuthTokens  int
 	ClientCertAuth bool
+	// AuthTokens, if not nil, issues and verifies tokens in place of simple
+	// ones (auth.JWT, --auth-token jwt,...).
+	AuthTokens auth.TokenProvider
 	// GRPCServerOptions are added to the member's own gRPC server (Serve),
 	// for example transport credentials that hand requests the TLS state.
 	GRPCServerOptions []grpc.ServerOption

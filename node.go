@@ -277,6 +277,7 @@ func start(system *actor.ActorSystem, cfg Config, engine *storage.Engine) (*Node
 		AuthTokenTTL:   cfg.AuthTokenTTL,
 		MaxAuthTokens:  cfg.MaxAuthTokens,
 		ClientCertAuth: cfg.ClientCertAuth,
+		Tokens:         cfg.AuthTokens,
 
 		// Memory budget (budget.go).
 		MaxResponseBytes: cfg.MaxResponseBytes,

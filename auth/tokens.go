@@ -56,8 +56,8 @@ func NewTokens(ttl time.Duration, max int, now func() time.Time) *Tokens {
 	return &Tokens{ttl: ttl, max: max, now: now, byTok: make(map[string]*list.Element)}
 }
 
-// Issue returns a new token for info.
-func (t *Tokens) Issue(info Info) string {
+// Issue returns a new token for info; it never fails.
+func (t *Tokens) Issue(info Info) (string, error) {
 	// etcd's format: 16 random letters, a dot, a number.
 	const letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 	b := make([]byte, 16)
@@ -73,7 +73,7 @@ func (t *Tokens) Issue(info Info) string {
 		t.drop(t.lru.Back())
 	}
 	t.byTok[tok] = t.lru.PushFront(&tokenEntry{token: tok, info: info, expires: t.now().Add(t.ttl)})
-	return tok
+	return tok, nil
 }
 
 // Lookup returns the token's info and renews its TTL, or false for a token

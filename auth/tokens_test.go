@@ -10,7 +10,11 @@ func TestTokensRenewExpireAndBound(t *testing.T) {
 	clock := func() time.Time { return now }
 	tk := NewTokens(10*time.Second, 3, clock)
 
-	a := tk.Issue(Info{User: "a", Revision: 5})
+	issue := func(ai Info) string {
+		tok, _ := tk.Issue(ai)
+		return tok
+	}
+	a := issue(Info{User: "a", Revision: 5})
 	if ai, ok := tk.Lookup(a); !ok || ai.User != "a" || ai.Revision != 5 {
 		t.Fatalf("lookup of a new token: %+v %v", ai, ok)
 	}
@@ -35,9 +39,9 @@ func TestTokensRenewExpireAndBound(t *testing.T) {
 	}
 
 	// At most 3: a fourth drops the least recently used.
-	b, c, d := tk.Issue(Info{User: "b"}), tk.Issue(Info{User: "c"}), tk.Issue(Info{User: "d"})
+	b, c, d := issue(Info{User: "b"}), issue(Info{User: "c"}), issue(Info{User: "d"})
 	tk.Lookup(b)
-	e := tk.Issue(Info{User: "e"})
+	e := issue(Info{User: "e"})
 	if tk.Len() != 3 {
 		t.Fatalf("%d tokens held, bound 3", tk.Len())
 	}

@@ -85,8 +85,9 @@ func (a *authServer) AuthStatus(ctx context.Context, _ *pb.AuthStatusRequest) (*
 }
 
 // Authenticate checks the password against a linearizable view and issues
-// a simple token bound to the auth revision of that view. Unlike etcd it
-// proposes nothing: the token lives on this member only (auth.Tokens).
+// a token bound to the auth revision of that view. Unlike etcd it proposes
+// nothing: a simple token lives on this member only (auth.Tokens); a JWT is
+// good on every member with the key.
 func (a *authServer) Authenticate(ctx context.Context, r *pb.AuthenticateRequest) (*pb.AuthenticateResponse, error) {
 	var (
 		st   auth.Status
@@ -118,7 +119,10 @@ func (a *authServer) Authenticate(ctx context.Context, r *pb.AuthenticateRequest
 		a.s.cfg.Logger.Info("authentication failed", "user-name", r.GetName())
 		return nil, grpcError(err)
 	}
-	tok := a.s.tokens.Issue(auth.Info{User: r.GetName(), Revision: st.Revision})
+	tok, err := a.s.tokens.Issue(auth.Info{User: r.GetName(), Revision: st.Revision})
+	if err != nil {
+		return nil, grpcError(err)
+	}
 	return &pb.AuthenticateResponse{Header: a.s.header(0), Token: tok}, nil
 }
 

@@ -2,6 +2,13 @@ package frontdoor_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +20,7 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	"github.com/cairnkv/cairn"
+	"github.com/cairnkv/cairn/auth"
 	"github.com/cairnkv/cairn/cairntest"
 )
 
@@ -202,4 +210,47 @@ func TestAuthTokens(t *testing.T) {
 	must[*clientv3.GetResponse](t, "root reads after restart")(root.Get(ctx, "a"))
 	_, err = n.Client.Get(ctx, "a")
 	wantAuthErr(t, "anonymous after restart", err, rpctypes.ErrGRPCUserEmpty)
+}
+
+// TestAuthJWTGoodOnEveryMember: a JWT issued by one member is verified by
+// the others (a simple token is good only where it was issued).
+func TestAuthJWTGoodOnEveryMember(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(t.TempDir(), "jwt.pem")
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	jwtTokens := func(c *cairn.Config) {
+		j, err := auth.ParseJWT("priv-key=" + keyFile + ",sign-method=ES256")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.AuthTokens = j
+	}
+	cl := cairntest.StartCluster(t, 3, fastElections, cheapHashes, jwtTokens)
+	ctx := cairntest.Ctx(t)
+	nodes := cl.Running()
+	enableAuth(t, ctx, cairntest.NewClient(t, nodes[0].Endpoint))
+
+	tok := must[*clientv3.AuthenticateResponse](t, "authenticate")(cairntest.NewClient(t, nodes[0].Endpoint).Authenticate(ctx, "root", "rootpw")).Token
+	if strings.Count(tok, ".") != 2 {
+		t.Fatalf("token %q is not a JWT", tok)
+	}
+	md := metadata.AppendToOutgoingContext(ctx, "token", tok)
+	for _, n := range nodes {
+		kv := pb.NewKVClient(cairntest.NewClient(t, n.Endpoint).ActiveConnection())
+		if _, err := kv.Put(md, &pb.PutRequest{Key: []byte("k"), Value: []byte(n.Name())}); err != nil {
+			t.Fatalf("put on %s with a JWT issued by %s: %v", n.Name(), nodes[0].Name(), err)
+		}
+	}
+	kv := pb.NewKVClient(cairntest.NewClient(t, nodes[1].Endpoint).ActiveConnection())
+	_, err = kv.Range(metadata.AppendToOutgoingContext(ctx, "token", tok+"x"), &pb.RangeRequest{Key: []byte("k")})
+	wantAuthErr(t, "tampered JWT", err, rpctypes.ErrGRPCInvalidAuthToken)
 }

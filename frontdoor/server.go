@@ -85,6 +85,9 @@ type Config struct {
 	// tokens this member holds (auth.Tokens). Default 65536.
 	AuthTokenTTL  time.Duration
 	MaxAuthTokens int
+	// Tokens, if not nil, issues and reads tokens instead of simple ones
+	// (auth.JWT).
+	Tokens auth.TokenProvider
 	// ClientCertAuth makes the common name of a client's verified
 	// certificate its user when it sends no token (etcd's
 	// --client-cert-auth). The gRPC server must hand the TLS state to
@@ -163,8 +166,9 @@ type Server struct {
 	views viewCache
 	// reads batches read index requests (linearize.go).
 	reads readBatcher
-	// tokens are the simple tokens this member issued (auth.go).
-	tokens *auth.Tokens
+	// tokens issues and reads the tokens of Authenticate (auth.go): the
+	// simple tokens this member issued, or Config.Tokens.
+	tokens auth.TokenProvider
 }
 
 // New returns a front door.
@@ -181,7 +185,10 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("frontdoor: bcrypt-cost %d is outside bcrypt's range (4 to 31)", cfg.BcryptCost)
 	}
 	s := &Server{cfg: cfg, leaseIDs: newIDGenerator(cfg.MemberID, time.Now()), headerBytes: etcdHeaderBytes(cfg.MemberID),
-		views: viewCache{store: cfg.Store}, tokens: auth.NewTokens(cfg.AuthTokenTTL, cfg.MaxAuthTokens, nil)}
+		views: viewCache{store: cfg.Store}, tokens: cfg.Tokens}
+	if s.tokens == nil {
+		s.tokens = auth.NewTokens(cfg.AuthTokenTTL, cfg.MaxAuthTokens, nil)
+	}
 	if cfg.Stopping != nil {
 		go func() {
 			<-cfg.Stopping

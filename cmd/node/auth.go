@@ -22,15 +22,19 @@ type authOptions struct {
 // addAuthFlags defines etcd's auth flags on fs and returns the function that
 // checks them once parsed and sets them in the member's config.
 func addAuthFlags(fs *flag.FlagSet, a *authOptions) func(o *options) error {
-	fs.StringVar(&a.token, "auth-token", "simple", "Specify auth token type and its options ('simple'). JWT ('jwt,pub-key=...') is not supported yet.")
+	fs.StringVar(&a.token, "auth-token", "simple", "Specify auth token type and its options: 'simple', or 'jwt,pub-key=FILE,priv-key=FILE,sign-method=RS256|ES256|EdDSA|...[,ttl=5m]'.")
 	fs.UintVar(&a.tokenTTL, "auth-token-ttl", 300, "The lifetime in seconds of the auth token, renewed by each use.")
 	fs.UintVar(&a.cost, "bcrypt-cost", uint(auth.DefaultBcryptCost), "Specify bcrypt algorithm cost factor for auth password hashing (4 to 31).")
 	return func(o *options) error {
-		kind, _, _ := strings.Cut(a.token, ",")
+		kind, jwtOpts, _ := strings.Cut(a.token, ",")
 		switch kind {
 		case "simple":
 		case "jwt":
-			return errors.New("auth-token: jwt tokens are not supported yet; use simple")
+			j, err := auth.ParseJWT(jwtOpts)
+			if err != nil {
+				return fmt.Errorf("auth-token: %w", err)
+			}
+			o.cfg.AuthTokens = j
 		default:
 			return fmt.Errorf("auth-token: unknown token type %q (simple)", kind)
 		}
