@@ -155,6 +155,16 @@ func TestAuthUsersRolesAndPermissionsAcrossMembers(t *testing.T) {
 	_, err = alice.RoleAdd(ctx, "mine")
 	wantAuthErr(t, "alice adds a role", err, rpctypes.ErrGRPCPermissionDenied)
 
+	// Maintenance is root's; the status any user's, as in etcd.
+	_, err = alice.Compact(ctx, 1)
+	wantAuthErr(t, "alice compacts", err, rpctypes.ErrGRPCPermissionDenied)
+	_, err = alice.Defragment(ctx, nodes[2].Endpoint)
+	wantAuthErr(t, "alice defragments", err, rpctypes.ErrGRPCPermissionDenied)
+	must[*clientv3.StatusResponse](t, "alice asks the status")(alice.Status(ctx, nodes[2].Endpoint))
+	_, err = anon.Status(ctx, nodes[0].Endpoint)
+	wantAuthErr(t, "status without user", err, rpctypes.ErrGRPCUserEmpty)
+	must[*clientv3.DefragmentResponse](t, "root defragments")(root.Defragment(ctx, nodes[1].Endpoint))
+
 	// A watch she may not read is created and canceled at once.
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()

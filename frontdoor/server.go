@@ -206,7 +206,7 @@ func (s *Server) ServerOptions() []grpc.ServerOption {
 		grpc.MaxRecvMsgSize(s.cfg.MaxRequestBytes + GRPCOverheadBytes),
 		grpc.MaxSendMsgSize(1<<31 - 1),
 		grpc.NumStreamWorkers(streamWorkers),
-	}, s.observeOptions()...)
+	}, append(s.observeOptions(), s.authOptions()...)...)
 }
 
 // streamWorkers is the number of goroutines that gRPC keeps to run
