@@ -155,6 +155,21 @@ func TestAuthUsersRolesAndPermissionsAcrossMembers(t *testing.T) {
 	_, err = alice.RoleAdd(ctx, "mine")
 	wantAuthErr(t, "alice adds a role", err, rpctypes.ErrGRPCPermissionDenied)
 
+	// A lease that holds a key she may not write: she may not revoke it,
+	// see its keys or list the leases.
+	lease := must[*clientv3.LeaseGrantResponse](t, "alice grants")(alice.Grant(ctx, 60))
+	must[*clientv3.PutResponse](t, "alice attaches")(alice.Put(ctx, "app/own", "z", clientv3.WithLease(lease.ID)))
+	must[*clientv3.LeaseTimeToLiveResponse](t, "alice's lease keys")(alice.TimeToLive(ctx, lease.ID, clientv3.WithAttachedKeys()))
+	must[*clientv3.LeaseLeasesResponse](t, "alice lists")(alice.Leases(ctx))
+	must[*clientv3.PutResponse](t, "root attaches")(root.Put(ctx, "other", "o", clientv3.WithLease(lease.ID)))
+	_, err = alice.TimeToLive(ctx, lease.ID, clientv3.WithAttachedKeys())
+	wantAuthErr(t, "alice's lease keys", err, rpctypes.ErrGRPCPermissionDenied)
+	_, err = alice.Leases(ctx)
+	wantAuthErr(t, "alice lists", err, rpctypes.ErrGRPCPermissionDenied)
+	_, err = alice.Revoke(ctx, lease.ID)
+	wantAuthErr(t, "alice revokes", err, rpctypes.ErrGRPCPermissionDenied)
+	must[*clientv3.LeaseRevokeResponse](t, "root revokes")(root.Revoke(ctx, lease.ID))
+
 	// Maintenance is root's; the status any user's, as in etcd.
 	_, err = alice.Compact(ctx, 1)
 	wantAuthErr(t, "alice compacts", err, rpctypes.ErrGRPCPermissionDenied)

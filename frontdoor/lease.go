@@ -140,9 +140,25 @@ func (l *leaseServer) LeaseTimeToLive(ctx context.Context, r *pb.LeaseTimeToLive
 // LeaseLeases lists the leases of the local state machine, in ID order
 // (etcd lists its local lessor's).
 func (l *leaseServer) LeaseLeases(ctx context.Context, _ *pb.LeaseLeasesRequest) (*pb.LeaseLeasesResponse, error) {
+	ai, err := l.s.authInfo(ctx)
+	if err != nil {
+		return nil, grpcError(err)
+	}
 	resp := &pb.LeaseLeasesResponse{Leases: []*pb.LeaseStatus{}}
-	err := l.s.read(ctx, true, func(v *mvcc.ReadView) error {
+	err = l.s.read(ctx, true, func(v *mvcc.ReadView) error {
 		resp.Header = l.s.header(v.Rev())
+		// As etcd: a user who is not root must be able to read every key
+		// of every lease.
+		if err := authorize(v, ai, func(c *auth.Checker) error {
+			if c.Admin() == nil {
+				return nil
+			}
+			return v.Leases(func(id, _, _ int64) error {
+				return v.LeaseKeys(id, func(k []byte) error { return c.Read(k, nil) })
+			})
+		}); err != nil {
+			return err
+		}
 		return v.Leases(func(id, _, _ int64) error {
 			resp.Leases = append(resp.Leases, &pb.LeaseStatus{ID: id})
 			return nil
