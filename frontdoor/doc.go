@@ -23,6 +23,15 @@
 // (storage.Engine.WriteBackup) for etcdctl snapshot save; cairn.Restore
 // seeds a new cluster from it.
 //
+// Auth (auth.go, authinfo.go, authadmin.go, watchauth.go; package auth):
+// etcd's Auth service. A request's user is its token's (gRPC metadata
+// "token": a simple token this member issued, or a JWT), or with
+// Config.ClientCertAuth its verified certificate's common name. Proposals
+// carry the user in their RequestHeader and apply decides their
+// permission; reads, watches and lease questions are checked here against
+// the view they are served from. Passwords are hashed here, before
+// proposing, and never logged or traced.
+//
 // Requests are validated here exactly as etcd's v3rpc validates them, and
 // answered with the same error codes and messages (rpctypes), so that clients
 // behave as they do against etcd.
