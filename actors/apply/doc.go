@@ -35,6 +35,13 @@
 // first holds nothing more: the decoded requests live until the batch's
 // events are published anyway, as the events alias them.
 //
+// Auth (package auth): a client's proposal carries a RequestHeader with its
+// user and token revision; before applying it, apply decides with
+// auth.Checker whether that user may make it, against the auth state at
+// the entry's place in the log, and refuses it alike on every member
+// (ERROR_CODE_AUTH) if not. Auth changes (AuthEnable, AuthUserAdd, ...)
+// are applied by auth.Apply into the auth records, in the same batch.
+//
 // Invariants:
 //
 //  1. All entries of one MsgStorageApply are applied in one mvcc.Batch and
