@@ -59,7 +59,10 @@ func goodOutcome() outcome {
 			{Client: 3, Key: 0, KV: rec("a", 2), Rev: 3},
 			{Client: 3, Key: 0, Rev: 6},
 		},
-		Streams: []watchStream{{Name: "w", StartRev: 3, Events: events[1:]}},
+		// The watcher also saw a write that committed after the final
+		// read (its client had given up on it): past the checked history.
+		Streams: []watchStream{{Name: "w", StartRev: 3, Events: append(events[1:len(events):len(events)],
+			event{Rev: 9, Key: 3, Put: true, Value: "late"})}},
 	}
 }
 

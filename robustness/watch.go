@@ -117,7 +117,10 @@ func eventHistory(ctx context.Context, cli *clientv3.Client, finalRev int64) ([]
 		}
 		reached := false
 		for _, ev := range resp.Events {
-			if e, ok := fromWatch(ev); ok {
+			// A response may carry revisions past finalRev: writes whose
+			// outcome a client did not learn can still commit after the
+			// final read. The history is what finalRev covers.
+			if e, ok := fromWatch(ev); ok && ev.Kv.ModRevision <= finalRev {
 				events = append(events, e)
 			}
 			reached = reached || ev.Kv.ModRevision >= finalRev
