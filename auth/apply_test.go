@@ -7,6 +7,8 @@ import (
 
 	"go.etcd.io/etcd/api/v3/authpb"
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+
+	"github.com/cairnkv/cairn/storage/mvcc"
 )
 
 // memStore is a Writer in memory.
@@ -97,5 +99,13 @@ func TestApplyFollowsEtcdsRules(t *testing.T) {
 	st = step(&pb.InternalRaftRequest{AuthDisable: &pb.AuthDisableRequest{}}, nil)
 	if st.Enabled {
 		t.Fatal("still enabled")
+	}
+}
+
+// The store keeps the status record in memory by its name (mvcc's
+// AuthStatusRecord): the two names must be one.
+func TestStatusRecordIsTheOneTheStoreCaches(t *testing.T) {
+	if recStatus != mvcc.AuthStatusRecord {
+		t.Fatalf("auth's status record %q, mvcc caches %q", recStatus, mvcc.AuthStatusRecord)
 	}
 }

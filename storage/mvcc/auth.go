@@ -14,6 +14,40 @@ import (
 
 func authKey(dst []byte, name string) []byte { return append(append(dst, prefixAuth), name...) }
 
+// AuthStatusRecord is the auth record every request reads (package auth's
+// enabled flag and auth revision). The store keeps its committed value in
+// memory, so that neither a read's permission check nor an applied
+// request's costs a pebble lookup: with auth off, that lookup was a pebble
+// Get per request on every member.
+//
+// Invariants:
+//
+//  1. Store.authStatus is the record's value as last committed (nil: none),
+//     set by Open, Reload and a Batch.Commit that wrote or deleted it.
+//  2. A batch reads the record through itself once it wrote or deleted it,
+//     and the committed value before.
+//  3. A view reads the committed value, whatever the view's index: like
+//     etcd's permission checks, which use the auth store as it is now.
+const AuthStatusRecord = "status"
+
+// loadAuthStatus reads the committed status record from rd into the store.
+func (s *Store) loadAuthStatus(rd pebble.Reader) error {
+	v, err := getAuth(rd, AuthStatusRecord)
+	if err != nil {
+		return err
+	}
+	s.authStatus.Store(&v)
+	return nil
+}
+
+// committedAuthStatus returns a copy of the committed status record, or nil.
+func (s *Store) committedAuthStatus() []byte {
+	if p := s.authStatus.Load(); p != nil && *p != nil {
+		return append([]byte{}, (*p)...)
+	}
+	return nil
+}
+
 // PutAuth stores an auth record, atomically with the batch. It panics if the
 // batch is closed; on a failed batch it does nothing, as Commit will fail.
 func (b *Batch) PutAuth(name string, value []byte) {
@@ -23,6 +57,9 @@ func (b *Batch) PutAuth(name string, value []byte) {
 	if b.err == nil {
 		if err := b.setKey(authKey(b.kbuf[:0], name), value); err != nil {
 			b.err = err
+		}
+		if name == AuthStatusRecord {
+			b.authStatusWritten, b.authStatus = true, append([]byte{}, value...)
 		}
 	}
 }
@@ -36,6 +73,9 @@ func (b *Batch) DeleteAuth(name string) {
 		if err := b.deleteKeyRecord(authKey(b.kbuf[:0], name)); err != nil {
 			b.err = err
 		}
+		if name == AuthStatusRecord {
+			b.authStatusWritten, b.authStatus = true, nil
+		}
 	}
 }
 
@@ -44,6 +84,9 @@ func (b *Batch) DeleteAuth(name string) {
 func (b *Batch) Auth(name string) ([]byte, error) {
 	if err := b.usable(); err != nil {
 		return nil, err
+	}
+	if name == AuthStatusRecord && !b.authStatusWritten {
+		return b.s.committedAuthStatus(), nil
 	}
 	return getAuth(b.b, name)
 }
@@ -62,6 +105,9 @@ func (b *Batch) AuthPrefix(prefix string, fn func(name string, value []byte) err
 func (v *ReadView) Auth(name string) ([]byte, error) {
 	if err := v.usable(); err != nil {
 		return nil, err
+	}
+	if name == AuthStatusRecord {
+		return v.s.committedAuthStatus(), nil
 	}
 	a, err := getAuth(v.snap, name)
 	if err = v.valid(err); err != nil {

@@ -45,6 +45,11 @@ type Batch struct {
 	txChanges int64
 	txCount   uint32 // b.Count() when the write txn began
 
+	// authStatusWritten: the batch wrote or deleted AuthStatusRecord;
+	// authStatus is its value then (nil: deleted), for Commit (auth.go).
+	authStatusWritten bool
+	authStatus        []byte
+
 	kbuf, vbuf []byte // scratch for keys and values; pebble copies them
 
 	pre []prefetched // latest records looked up by Prefetch (prefetch.go)
@@ -556,6 +561,10 @@ func (b *Batch) Commit(appliedIndex uint64) error {
 	b.s.compactRev.Store(st.compactRev)
 	b.s.applied.Store(st.applied)
 	b.cacheLatest()
+	if b.authStatusWritten {
+		v := b.authStatus // auth.go, invariant 1
+		b.s.authStatus.Store(&v)
+	}
 	return nil
 }
 

@@ -35,6 +35,9 @@ type Store struct {
 	// old state and nothing: views check the count instead (ReadView.valid).
 	replacements atomic.Uint64
 
+	// authStatus is the committed auth status record (auth.go).
+	authStatus atomic.Pointer[[]byte]
+
 	// txnBuilt and txnMeasured count the key-value bytes of txn ranges
 	// batches built and measured (TxnRangeBytes).
 	txnBuilt, txnMeasured atomic.Int64
@@ -62,6 +65,9 @@ func Open(db *pebble.DB) (*Store, error) {
 	s.rev.Store(st.rev)
 	s.compactRev.Store(st.compactRev)
 	s.applied.Store(st.applied)
+	if err := s.loadAuthStatus(db); err != nil {
+		return nil, fmt.Errorf("mvcc: open: %w", err)
+	}
 	return s, nil
 }
 
@@ -119,6 +125,9 @@ func (s *Store) Reload() error {
 	s.compactRev.Store(st.compactRev)
 	s.applied.Store(st.applied)
 	s.latest.clear()
+	if err := s.loadAuthStatus(s.db); err != nil {
+		return fmt.Errorf("mvcc: reload: %w", err)
+	}
 	return nil
 }
 
