@@ -1,10 +1,6 @@
 package mvcc
 
-import (
-	"bytes"
-
-	"github.com/cockroachdb/pebble/v2"
-)
+import "github.com/cockroachdb/pebble/v2"
 
 // Auth records hold etcd's auth state (package auth encodes them): like
 // meta entries they are opaque names and values, committed atomically with
@@ -134,24 +130,5 @@ func getAuth(rd pebble.Reader, name string) ([]byte, error) {
 }
 
 func authPrefix(rd pebble.Reader, prefix string, fn func(name string, value []byte) error) error {
-	lower := authKey(nil, prefix)
-	it, err := rd.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: prefixUpperBound(lower)})
-	if err != nil {
-		return err
-	}
-	defer func() { _ = it.Close() }()
-	for ok := it.First(); ok; ok = it.Next() {
-		k := it.Key()
-		if !bytes.HasPrefix(k, lower) {
-			break
-		}
-		raw, err := it.ValueAndErr()
-		if err != nil {
-			return err
-		}
-		if err := fn(string(k[1:]), raw); err != nil {
-			return err
-		}
-	}
-	return it.Error()
+	return namedPrefix(rd, authKey(nil, ""), prefix, fn)
 }

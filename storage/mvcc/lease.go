@@ -170,18 +170,7 @@ func (v *ReadView) LeaseKeys(id int64, fn func(key []byte) error) error {
 	if err := v.usable(); err != nil {
 		return err
 	}
-	prefix := leaseKeysPrefix(nil, id)
-	it, err := v.snap.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixUpperBound(prefix)})
-	if err != nil {
-		return err
-	}
-	defer func() { _ = it.Close() }()
-	for ok := it.First(); ok; ok = it.Next() {
-		if err := fn(it.Key()[len(prefix):]); err != nil {
-			return err
-		}
-	}
-	return v.valid(it.Error())
+	return v.valid(leaseKeys(v.snap, id, fn))
 }
 
 // LeaseKeys is ReadView.LeaseKeys through the batch: it sees the batch's
@@ -190,8 +179,12 @@ func (b *Batch) LeaseKeys(id int64, fn func(key []byte) error) error {
 	if err := b.usable(); err != nil {
 		return err
 	}
+	return leaseKeys(b.b, id, fn)
+}
+
+func leaseKeys(rd pebble.Reader, id int64, fn func(key []byte) error) error {
 	prefix := leaseKeysPrefix(nil, id)
-	it, err := b.b.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixUpperBound(prefix)})
+	it, err := rd.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixUpperBound(prefix)})
 	if err != nil {
 		return err
 	}

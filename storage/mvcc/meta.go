@@ -90,14 +90,20 @@ func (b *Batch) MetaPrefix(prefix string, fn func(name string, value []byte) err
 }
 
 func metaPrefix(rd pebble.Reader, prefix string, fn func(name string, value []byte) error) error {
-	lower := metaKey(nil, metaUser, prefix)
-	upper := prefixUpperBound(lower)
-	it, err := rd.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	return namedPrefix(rd, metaKey(nil, metaUser, ""), prefix, fn)
+}
+
+// namedPrefix calls fn for every record whose key is base followed by a
+// name starting with prefix, in name order, with the name and the value
+// (valid only during the call): the walk of meta entries and of auth
+// records.
+func namedPrefix(rd pebble.Reader, base []byte, prefix string, fn func(name string, value []byte) error) error {
+	lower := append(base[:len(base):len(base)], prefix...)
+	it, err := rd.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: prefixUpperBound(lower)})
 	if err != nil {
 		return err
 	}
 	defer func() { _ = it.Close() }()
-	n := len(metaKey(nil, metaUser, ""))
 	for ok := it.First(); ok; ok = it.Next() {
 		k := it.Key()
 		if !bytes.HasPrefix(k, lower) {
@@ -107,7 +113,7 @@ func metaPrefix(rd pebble.Reader, prefix string, fn func(name string, value []by
 		if err != nil {
 			return err
 		}
-		if err := fn(string(k[n:]), raw); err != nil {
+		if err := fn(string(k[len(base):]), raw); err != nil {
 			return err
 		}
 	}
