@@ -38,11 +38,11 @@ func (s *Source) serverConfig() (*tls.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.server != nil && s.loaded == m {
-		return s.server, nil
-	}
+	return m.server, nil
+}
+
+// serverConfigFor builds the configuration served with m.
+func (s *Source) serverConfigFor(m *material) *tls.Config {
 	c := s.base()
 	c.NextProtos = serverProtos
 	c.Certificates = []tls.Certificate{*m.cert}
@@ -53,10 +53,7 @@ func (s *Source) serverConfig() (*tls.Config, error) {
 	c.VerifyConnection = func(cs tls.ConnectionState) error {
 		return s.verify(m, cs.PeerCertificates)
 	}
-	if s.loaded == m {
-		s.server = c
-	}
-	return c, nil
+	return c
 }
 
 // ClientConfig returns the configuration to dial with: this side's

@@ -18,8 +18,6 @@ type Source struct {
 	mu     sync.Mutex
 	stamps map[string]stamp // of the files last read
 	loaded *material
-	// server is the configuration handed to clients, rebuilt with loaded.
-	server *tls.Config
 }
 
 // material is one consistent reading of a side's files.
@@ -27,6 +25,8 @@ type material struct {
 	cert *tls.Certificate
 	pool *x509.CertPool // nil: none configured
 	crl  map[string]bool
+	// server is the configuration a server hands its clients with them.
+	server *tls.Config
 }
 
 type stamp struct {
@@ -91,10 +91,10 @@ func (s *Source) current() (*material, error) {
 	if err != nil {
 		// The files changed and cannot be used: refuse handshakes until
 		// they can (see the package documentation).
-		s.loaded, s.stamps, s.server = nil, nil, nil
+		s.loaded, s.stamps = nil, nil
 		return nil, err
 	}
-	s.loaded, s.stamps, s.server = m, stamps, nil
+	s.loaded, s.stamps = m, stamps
 	return m, nil
 }
 
@@ -119,6 +119,7 @@ func (s *Source) read() (*material, error) {
 			return nil, err
 		}
 	}
+	m.server = s.serverConfigFor(m)
 	return m, nil
 }
 
