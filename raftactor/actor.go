@@ -123,15 +123,14 @@ func (a *raftActor) Receive(ctx actor.Context) {
 	case *cairnpb.LogStatusRequest:
 		a.logStatus(ctx)
 	case *raftpb.Message:
-		if m.GetType() == raftpb.MsgStorageApplyResp {
-			if a.staleApplyResp(m) {
-				break
-			}
-			a.step(m)
-			a.maybeCampaign()
+		applied := m.GetType() == raftpb.MsgStorageApplyResp
+		if applied && a.staleApplyResp(m) {
 			break
 		}
 		a.step(m)
+		if applied {
+			a.maybeCampaign()
+		}
 	case *cairnpb.RaftBatch:
 		a.receive(ctx, m)
 	case *cairnpb.PeerUnreachable:

@@ -140,13 +140,9 @@ func failed(node *cairn.Node, logger *slog.Logger) int {
 	return 1
 }
 
-// listenClients listens on each client URL, serving TLS on the https ones.
+// listenClients listens on each URL, serving TLS on the https ones (client
+// and metrics URLs: both use the clients' TLS).
 func listenClients(urls []string, sec *securityOptions) ([]net.Listener, error) {
-	return listenURLs(urls, sec.tlsListener)
-}
-
-// listenURLs listens on each URL, and has wrap decide how to serve it.
-func listenURLs(urls []string, wrap func(u *url.URL, l net.Listener) (net.Listener, error)) ([]net.Listener, error) {
 	var out []net.Listener
 	for _, raw := range urls {
 		u, err := url.Parse(raw)
@@ -159,7 +155,7 @@ func listenURLs(urls []string, wrap func(u *url.URL, l net.Listener) (net.Listen
 			closeAll(out)
 			return nil, err
 		}
-		w, err := wrap(u, l)
+		w, err := sec.tlsListener(u, l)
 		if err != nil {
 			l.Close()
 			closeAll(out)
