@@ -60,6 +60,14 @@ func NewCA(t testing.TB, name string) *CA {
 	return ca
 }
 
+// Pool returns a pool holding the CA's certificate, for clients that trust
+// it.
+func (ca *CA) Pool() *x509.CertPool {
+	p := x509.NewCertPool()
+	p.AddCert(ca.cert)
+	return p
+}
+
 // Issued is a certificate the CA issued, in files.
 type Issued struct {
 	CertFile, KeyFile string

@@ -2,7 +2,6 @@ package tlsconf_test
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"net"
 	"os"
@@ -78,7 +77,7 @@ func TestMutualTLS(t *testing.T) {
 	if _, err := handshake(t, server.ServerConfig(), strange.ClientConfig()); err == nil {
 		t.Error("a client certificate of another CA was accepted")
 	}
-	if _, err := handshake(t, server.ServerConfig(), &tls.Config{RootCAs: pool(t, ca.CertFile)}); err == nil {
+	if _, err := handshake(t, server.ServerConfig(), &tls.Config{RootCAs: ca.Pool()}); err == nil {
 		t.Error("a client without a certificate was accepted")
 	}
 	// And the client refuses a server its CA did not sign.
@@ -128,7 +127,7 @@ func TestRotatedCertificatesArePickedUp(t *testing.T) {
 	}
 	install(first)
 	server := source(t, tlsconf.Info{CertFile: certFile, KeyFile: keyFile})
-	client := &tls.Config{RootCAs: pool(t, ca.CertFile)}
+	client := &tls.Config{RootCAs: ca.Pool()}
 	if serial, err := handshake(t, server.ServerConfig(), client); err != nil || serial != first.Serial.String() {
 		t.Fatalf("before rotation: serial %s, %v; want %s", serial, err, first.Serial)
 	}
@@ -208,17 +207,4 @@ func copyFile(t *testing.T, from, to string) {
 	if err := os.WriteFile(to, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-}
-
-func pool(t *testing.T, caFile string) *x509.CertPool {
-	t.Helper()
-	b, err := os.ReadFile(caFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := x509.NewCertPool()
-	if !p.AppendCertsFromPEM(b) {
-		t.Fatal("no CA certificate in " + caFile)
-	}
-	return p
 }

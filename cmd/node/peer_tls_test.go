@@ -11,6 +11,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/remote"
 	"go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/cairnkv/cairn/cairntest"
 	"github.com/cairnkv/cairn/proto/cairnpb"
@@ -111,7 +112,7 @@ func attack(t *testing.T, addr string, clusterID, memberID, term uint64) {
 
 	system.Root.Send(actor.NewPID(addr, "cairn/raft"), &cairnpb.RaftBatch{
 		ClusterId: clusterID, To: memberID, From: 0xbad,
-		Messages: []*raftpb.Message{{Type: raftpb.MessageType_MsgHeartbeat.Enum(), To: ptr(memberID), From: ptr(uint64(0xbad)), Term: ptr(term + 10)}},
+		Messages: []*raftpb.Message{{Type: raftpb.MessageType_MsgHeartbeat.Enum(), To: proto.Uint64(memberID), From: proto.Uint64(0xbad), Term: proto.Uint64(term + 10)}},
 	})
 	system.Root.Send(actor.NewPID(addr, "cairn"), &cairnpb.YouAreRemoved{ClusterId: clusterID})
 	// A request answered tells that the connection carried the messages
@@ -138,5 +139,3 @@ func peerAddress(t *testing.T, peerURL string) string {
 	}
 	return rest
 }
-
-func ptr[T any](v T) *T { return &v }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"net"
 	"net/http"
@@ -68,7 +67,7 @@ func startTLSMember(t *testing.T, ca *cairntest.CA, srv, cli cairntest.Issued, a
 // the client certificate cert if not nil.
 func tlsClient(t *testing.T, endpoint string, ca *cairntest.CA, cert *cairntest.Issued) *clientv3.Client {
 	t.Helper()
-	cfg := &tls.Config{RootCAs: certPool(t, ca.CertFile)}
+	cfg := &tls.Config{RootCAs: ca.Pool()}
 	if cert != nil {
 		pair, err := tls.LoadX509KeyPair(cert.CertFile, cert.KeyFile)
 		if err != nil {
@@ -84,19 +83,6 @@ func tlsClient(t *testing.T, endpoint string, ca *cairntest.CA, cert *cairntest.
 	}
 	t.Cleanup(func() { c.Close() })
 	return c
-}
-
-func certPool(t *testing.T, file string) *x509.CertPool {
-	t.Helper()
-	b, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := x509.NewCertPool()
-	if !p.AppendCertsFromPEM(b) {
-		t.Fatalf("no certificate in %s", file)
-	}
-	return p
 }
 
 func TestClientTLS(t *testing.T) {
@@ -116,7 +102,7 @@ func TestClientTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{RootCAs: certPool(t, ca.CertFile), Certificates: []tls.Certificate{pair}},
+		TLSClientConfig: &tls.Config{RootCAs: ca.Pool(), Certificates: []tls.Certificate{pair}},
 		TLSNextProto:    map[string]func(string, *tls.Conn) http.RoundTripper{}, // HTTP/1.1 only
 	}}
 	resp, err := hc.Get("https://" + metrics + "/health")
@@ -211,7 +197,7 @@ func TestClientCertificateRotation(t *testing.T) {
 func servedSerial(t *testing.T, endpoint string, ca *cairntest.CA) string {
 	t.Helper()
 	c, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", endpoint,
-		&tls.Config{RootCAs: certPool(t, ca.CertFile), NextProtos: []string{"h2"}})
+		&tls.Config{RootCAs: ca.Pool(), NextProtos: []string{"h2"}})
 	if err != nil {
 		t.Fatalf("TLS dial %s: %v", endpoint, err)
 	}
