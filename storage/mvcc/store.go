@@ -25,6 +25,9 @@ type Store struct {
 	latest latestCache
 
 	batchOpen atomic.Bool
+	// kept is the pebble batch of the last Batch, reset, for the next one
+	// (Batch.Close); used only by the holder of batchOpen.
+	kept      *pebble.Batch
 	compactMu sync.Mutex // serializes RunCompaction calls
 
 	// replacements counts the state machine's replacements (Replace) as a
