@@ -96,6 +96,17 @@ func TestUnmarshalProposalAliasesLargeValues(t *testing.T) {
 			t.Errorf("%d bytes: value aliases the entry %v, want %v", size, within, want)
 		}
 	}
+	// A large key is copied: the store's cache keeps keys.
+	keyed := &cairnpb.Proposal{Request: &pb.InternalRaftRequest{Put: &pb.PutRequest{
+		Key: make([]byte, aliasValuesFrom), Value: make([]byte, aliasValuesFrom)}}}
+	data, _ := proto.Marshal(keyed)
+	got := &cairnpb.Proposal{}
+	if err := unmarshalProposal(data, got); err != nil || !proto.Equal(got, keyed) {
+		t.Fatalf("large key: decoded %v (%v)", got, err)
+	}
+	if sliceWithin(got.Request.Put.Key, data) || !sliceWithin(got.Request.Put.Value, data) {
+		t.Error("large key: the key aliases the entry, or the value does not")
+	}
 	// Not a put, a malformed proposal, a put whose request field occurs
 	// twice (merged by protobuf): decoded as protobuf decodes them.
 	big := &pb.PutRequest{Key: []byte("k"), Value: make([]byte, aliasValuesFrom)}
