@@ -199,11 +199,13 @@ func New(cfg Config) (*Server, error) {
 }
 
 // ServerOptions returns the gRPC server options the front door needs: a
-// receive limit that lets requests up to MaxRequestBytes through, request
-// logs and, with tracing on, otelgrpc's server handler.
+// receive limit that lets requests up to MaxRequestBytes through, the codec
+// that decodes large values in place (codec.go), request logs and, with
+// tracing on, otelgrpc's server handler.
 func (s *Server) ServerOptions() []grpc.ServerOption {
 	return append([]grpc.ServerOption{
 		grpc.MaxRecvMsgSize(s.cfg.MaxRequestBytes + GRPCOverheadBytes),
+		grpc.ForceServerCodecV2(newRequestCodec()),
 		grpc.MaxSendMsgSize(1<<31 - 1),
 		grpc.NumStreamWorkers(streamWorkers),
 	}, append(s.observeOptions(), s.authOptions()...)...)

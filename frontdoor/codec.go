@@ -1,0 +1,42 @@
+package frontdoor
+
+import (
+	"google.golang.org/grpc/encoding"
+	grpcproto "google.golang.org/grpc/encoding/proto"
+	"google.golang.org/grpc/mem"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/cairnkv/cairn/proto/alias"
+)
+
+// requestCodec is the gRPC codec of the front door (grpc.ForceServerCodecV2):
+// protobuf's, byte for byte, except that a request of at least
+// aliasRequestBytes is decoded with its large values (a put's, those of a
+// txn's puts) as slices of one buffer of its own (proto/alias), where gRPC's
+// codec copied the request into a pooled buffer and protobuf copied each
+// value out of it again: one copy of every 1 MiB value less on the member
+// that takes the request. The value then lives as long as the request (the
+// proposal that carries it to raft is a copy).
+type requestCodec struct{ std encoding.CodecV2 }
+
+// aliasRequestBytes is the smallest request (and value) decoded in place.
+const aliasRequestBytes = 32 << 10
+
+func newRequestCodec() encoding.CodecV2 {
+	return requestCodec{std: encoding.GetCodecV2(grpcproto.Name)}
+}
+
+// Name is protobuf's: the content type on the wire does not change.
+func (c requestCodec) Name() string { return grpcproto.Name }
+
+func (c requestCodec) Marshal(v any) (mem.BufferSlice, error) { return c.std.Marshal(v) }
+
+func (c requestCodec) Unmarshal(data mem.BufferSlice, v any) error {
+	m, ok := v.(proto.Message)
+	if !ok || data.Len() < aliasRequestBytes {
+		return c.std.Unmarshal(data, v)
+	}
+	// Materialize copies into a new slice (gRPC frees its own buffers
+	// once this returns).
+	return alias.Unmarshal(data.Materialize(), m, aliasRequestBytes)
+}
