@@ -25,7 +25,8 @@ import (
 //     buffer once per follower.
 //   - Unmarshal copies the received frames into one buffer and decodes the
 //     envelopes' message_data as slices of it, where gRPC's codec copied
-//     them out again.
+//     them out again; a large RaftBatch is then decoded with its entries'
+//     data as slices of it too (serializer.go).
 //
 // Everything else goes to gRPC's protobuf codec.
 func PeerCodec() encoding.CodecV2 {
@@ -163,6 +164,15 @@ func unmarshalRemote(b []byte, rm *remote.RemoteMessage) error {
 	batch := &remote.MessageBatch{}
 	if err := proto.Unmarshal(rest, batch); err != nil {
 		return err
+	}
+	for _, env := range envs {
+		// A large RaftBatch is decoded with its entries in place
+		// (serializer.go).
+		if id := env.TypeId; aliasSerializerID >= 0 && env.SerializerId == remote.DefaultSerializerID &&
+			len(env.MessageData) >= aliasBytes && id >= 0 && int(id) < len(batch.TypeNames) &&
+			batch.TypeNames[id] == raftBatchName {
+			env.SerializerId = aliasSerializerID
+		}
 	}
 	batch.Envelopes = envs
 	proto.Reset(rm)

@@ -41,6 +41,19 @@ var codecCases = map[string]*remote.RemoteMessage{
 	"large, no other data": {MessageType: &remote.RemoteMessage_MessageBatch{MessageBatch: &remote.MessageBatch{Envelopes: []*remote.MessageEnvelope{{MessageData: make([]byte, 1<<20)}}}}},
 }
 
+// defaultSerializers returns a copy of m whose envelopes name protobuf's
+// serializer where they named aliasSerializer: the one difference the codec
+// makes to what it decodes (serializer.go).
+func defaultSerializers(m *remote.RemoteMessage) *remote.RemoteMessage {
+	m = proto.Clone(m).(*remote.RemoteMessage)
+	for _, e := range m.GetMessageBatch().GetEnvelopes() {
+		if e.SerializerId == aliasSerializerID {
+			e.SerializerId = remote.DefaultSerializerID
+		}
+	}
+	return m
+}
+
 // The codec's encoding decodes, with gRPC's own codec, to the message it
 // encoded; and it decodes gRPC's encoding to the message encoded.
 func TestPeerCodecSpeaksProtobuf(t *testing.T) {
@@ -71,7 +84,7 @@ func TestPeerCodecSpeaksProtobuf(t *testing.T) {
 			if err := codec.Unmarshal(std, got); err != nil {
 				t.Fatal(err)
 			}
-			if !proto.Equal(got, m) {
+			if !proto.Equal(defaultSerializers(got), defaultSerializers(m)) {
 				t.Fatalf("the codec decodes gRPC's encoding to another message")
 			}
 		})
@@ -137,7 +150,7 @@ func FuzzPeerCodecUnmarshal(f *testing.F) {
 		if (wantErr == nil) != (gotErr == nil) {
 			t.Fatalf("protobuf: %v, codec: %v", wantErr, gotErr)
 		}
-		if wantErr == nil && !proto.Equal(got, want) {
+		if wantErr == nil && !proto.Equal(defaultSerializers(got), defaultSerializers(want)) {
 			t.Fatalf("decoded to another message")
 		}
 	})

@@ -23,7 +23,9 @@
 //
 // PeerCodec is the gRPC codec remoting between members should use (cmd/node
 // sets it on both sides): the same protobuf on the wire, without the copy
-// of each raft entry gRPC's own codec makes when it sends and receives.
+// of each raft entry gRPC's own codec makes when it sends and receives; a
+// large RaftBatch it receives is decoded by aliasSerializer, its entries'
+// data left in the buffer received rather than copied out by protobuf.
 //
 // Remote delivery is at most once and silently drops what cannot be sent;
 // raft tolerates lost messages, and PeerUnreachable makes it probe rather
