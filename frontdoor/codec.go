@@ -11,12 +11,13 @@ import (
 
 // requestCodec is the gRPC codec of the front door (grpc.ForceServerCodecV2):
 // protobuf's, byte for byte, except that a request of at least
-// aliasRequestBytes is decoded with its large values (a put's, those of a
-// txn's puts) as slices of one buffer of its own (proto/alias), where gRPC's
-// codec copied the request into a pooled buffer and protobuf copied each
-// value out of it again: one copy of every 1 MiB value less on the member
-// that takes the request. The value then lives as long as the request (the
-// proposal that carries it to raft is a copy).
+// aliasRequestBytes is decoded with its large bytes fields (a put's value,
+// those of a txn's puts, a large key) as slices of one buffer of its own
+// (proto/alias), where gRPC's codec copied the request into a pooled buffer
+// and protobuf copied each value out of it again: one copy of every 1 MiB
+// value less on the member that takes the request. The buffer is about the
+// size of what aliases it, and lives as long as the request (the proposal
+// that carries a value to raft is a copy).
 type requestCodec struct{ std encoding.CodecV2 }
 
 // aliasRequestBytes is the smallest request (and value) decoded in place.
