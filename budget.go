@@ -7,6 +7,7 @@ import (
 
 	"github.com/cairnkv/cairn/raftactor"
 	"github.com/cairnkv/cairn/storage"
+	"github.com/cairnkv/cairn/storage/directfs"
 	"github.com/cairnkv/cairn/storage/mvcc"
 )
 
@@ -54,6 +55,8 @@ func (c Config) MemoryBudget() MemoryBudget {
 		{Key: "memtables", What: "pebble memtables: the state machine's, and the raft log's two of the same size (and batches over half a memtable, on the Go heap, until flushed)",
 			Flags: "--pebble-memtable-bytes x (--pebble-memtable-stop-writes-threshold + 2)",
 			Bytes: storage.MemTablesBytes(so), OffHeap: true},
+		{Key: "direct-writes", What: "write buffers of blob files being written with direct I/O (storage/directfs)", Flags: "fixed",
+			Bytes: directfs.BufferedBytes},
 		{Key: "uncommitted", What: "leader: uncommitted raft entries", Flags: "--raft-max-uncommitted-bytes",
 			Bytes: int64(r.MaxUncommittedEntriesSize)},
 		{Key: "follower-received", What: "follower: entries received from the leader and their log batch", Flags: "2 x --raft-max-inflight-bytes",

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/cairnkv/cairn/storage/directfs"
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/cockroachdb/pebble/v2/sstable"
@@ -36,6 +37,11 @@ type Options struct {
 	// system's. Tests use pebble's strict in-memory filesystem to drop
 	// what was not synced, as a power failure would.
 	FS vfs.FS
+	// BufferedBlobWrites writes blob files (values of separateValuesFrom
+	// bytes or more) through the page cache. By default, on the operating
+	// system's filesystem, they are written with direct I/O
+	// (storage/directfs says why).
+	BufferedBlobWrites bool
 }
 
 // DefaultOptions returns the options used when a field is left zero.
@@ -115,6 +121,9 @@ func Open(dataDir string, opts Options) (*Engine, error) {
 		return nil, err
 	}
 	opts = opts.withDefaults()
+	if opts.FS == vfs.Default && !opts.BufferedBlobWrites {
+		opts.FS = directfs.New()
+	}
 	// pebble counts its memtables against the block cache: each memtable
 	// reserves its size in the cache (pebble.Cache.Reserve), and so does the
 	// obsolete one it keeps to recycle. Under writes two memtables of the

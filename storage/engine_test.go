@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/cairnkv/cairn/storage/directfs"
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
 // TestBlockCacheKeepsBlocksUnderWrites checks that the block cache holds
@@ -74,8 +76,15 @@ func TestLargeValuesInBlobFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	key := func(p byte, i int) []byte { return fmt.Appendf(nil, "%c%06d", p, i) }
+	size := func(i int) int {
+		if i%16 == 0 {
+			// Larger than a directfs buffer: written in several writes.
+			return 3*directfs.BufferBytes/2 + i
+		}
+		return separateValuesFrom + i
+	}
 	value := func(i int) []byte {
-		v := make([]byte, separateValuesFrom+i)
+		v := make([]byte, size(i))
 		for j := range v {
 			v[j] = byte(i + j)
 		}
@@ -114,8 +123,33 @@ func TestLargeValuesInBlobFiles(t *testing.T) {
 			t.Fatalf("get value %d: %v", i, err)
 		}
 		if string(v) != string(value(i)) {
-			t.Fatalf("value %d: %d bytes, not the %d written", i, len(v), separateValuesFrom+i)
+			t.Fatalf("value %d: %d bytes, not the %d written", i, len(v), size(i))
 		}
 		_ = closer.Close()
+	}
+}
+
+// TestBlobFilesWrittenDirect: on the operating system's filesystem the
+// engine writes blob files with direct I/O unless told not to; on any
+// other (the tests' in-memory one) it uses that filesystem as it is.
+func TestBlobFilesWrittenDirect(t *testing.T) {
+	for _, tc := range []struct {
+		opts   Options
+		direct bool
+	}{
+		{Options{}, true},
+		{Options{BufferedBlobWrites: true}, false},
+		{Options{FS: vfs.NewMem()}, false},
+	} {
+		e, err := Open(t.TempDir(), tc.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, direct := e.fs.(*directfs.FS); direct != tc.direct {
+			t.Errorf("%+v: blob files written directly: %v, want %v", tc.opts, direct, tc.direct)
+		}
+		if err := e.Close(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
