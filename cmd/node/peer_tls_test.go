@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -89,8 +91,48 @@ func TestPlaintextPeerPortTakesForgedRemoval(t *testing.T) {
 // heartbeat of a higher term to the raft actor at addr and a removal to its
 // member's supervisor, and returns once remoting has delivered them or
 // given up on the connection.
+//
+// The actor system runs in a process of its own, this test binary run again
+// for TestAttackProcess: protoactor's remote.Start sets gRPC's global logger
+// (grpclog.SetLoggerV2), a data race with every gRPC client of this process
+// that logs meanwhile (those of the parallel tests among them).
 func attack(t *testing.T, addr string, clusterID, memberID, term uint64) {
 	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestAttackProcess$", "-test.v")
+	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s,%d,%d,%d", attackEnv, addr, clusterID, memberID, term))
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "attack sent") {
+		t.Fatalf("attacking process: %v\n%s", err, out)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.Contains(line, "attack on") {
+			t.Log(strings.TrimSpace(line))
+		}
+	}
+}
+
+// attackEnv carries attack's arguments to TestAttackProcess.
+const attackEnv = "CAIRN_TEST_ATTACK"
+
+// TestAttackProcess is attack's process; it does nothing unless attack
+// runs it.
+func TestAttackProcess(t *testing.T) {
+	arg := os.Getenv(attackEnv)
+	if arg == "" {
+		t.Skip("run by attack in a process of its own")
+	}
+	var (
+		addr                      string
+		clusterID, memberID, term uint64
+	)
+	parts := strings.Split(arg, ",")
+	if len(parts) != 4 {
+		t.Fatalf("%s=%q", attackEnv, arg)
+	}
+	addr = parts[0]
+	if _, err := fmt.Sscan(strings.Join(parts[1:], " "), &clusterID, &memberID, &term); err != nil {
+		t.Fatalf("%s=%q: %v", attackEnv, arg, err)
+	}
 	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 		return slog.New(slog.DiscardHandler)
 	}))
@@ -129,6 +171,7 @@ func attack(t *testing.T, addr string, clusterID, memberID, term uint64) {
 	case why := <-ended:
 		t.Logf("attack on %s: %s", addr, why)
 	}
+	t.Log("attack sent")
 }
 
 func peerAddress(t *testing.T, peerURL string) string {
