@@ -75,6 +75,8 @@ func (c Config) MemoryBudget() MemoryBudget {
 		{Key: "snapshots", What: "snapshot transfers: chunks in flight to each other member, one being received",
 			Flags: "--snapshot-chunk-bytes",
 			Bytes: (peers*snapWindow + 1) * int64(c.SnapshotChunkBytes)},
+		{Key: "admitted", What: "unary requests admitted and being served, decoded (frontdoor/admission.go)", Flags: "2 x --max-request-bytes-in-flight",
+			Bytes: 2 * max(c.InFlight.Bytes, 0)},
 		{Key: "request", What: "client request being received and decoded", Flags: "2 x --max-request-bytes",
 			Bytes: 2 * int64(c.MaxRequestBytes), PerClient: "request"},
 		{Key: "range", What: "unary range: its key-values and their encoding", Flags: "2 x --max-response-bytes",

@@ -17,7 +17,7 @@ func TestMemoryBudget(t *testing.T) {
 		{Name: "c", PeerURLs: []string{"http://localhost:2382"}},
 	}
 	b := cairn.Config{DataDir: "x", InitialCluster: three}.MemoryBudget()
-	if got, want := b.Total(), int64(323*mib); got != want {
+	if got, want := b.Total(), int64(387*mib); got != want {
 		var out strings.Builder
 		b.Print(&out)
 		t.Errorf("default total with 3 members = %d MiB, want %d MiB (update README.md):\n%s", got/mib, want/mib, out.String())
@@ -25,14 +25,14 @@ func TestMemoryBudget(t *testing.T) {
 	if got, want := b.OffHeap(), int64(128*mib); got != want {
 		t.Errorf("off-heap = %d MiB, want %d MiB", got/mib, want/mib)
 	}
-	if got, want := b.DefaultMemoryLimit(), int64(371*mib); got != want {
+	if got, want := b.DefaultMemoryLimit(), int64(435*mib); got != want {
 		t.Errorf("default memory limit = %d MiB, want %d MiB", got/mib, want/mib)
 	}
-	if got, want := b.GoMemoryLimit(b.DefaultMemoryLimit()), int64(211*mib); got != want {
+	if got, want := b.GoMemoryLimit(b.DefaultMemoryLimit()), int64(275*mib); got != want {
 		t.Errorf("Go memory limit = %d MiB, want %d MiB", got/mib, want/mib)
 	}
-	if got := (cairn.Config{DataDir: "x"}).MemoryBudget().Total(); got != 315*mib {
-		t.Errorf("default total alone = %d MiB, want 315 MiB", got/mib)
+	if got := (cairn.Config{DataDir: "x"}).MemoryBudget().Total(); got != 379*mib {
+		t.Errorf("default total alone = %d MiB, want 379 MiB", got/mib)
 	}
 
 	base := cairn.Config{DataDir: "x"}.MemoryBudget().Total()
@@ -46,6 +46,7 @@ func TestMemoryBudget(t *testing.T) {
 		"watch hub":       func(c *cairn.Config) { c.Watch.HubBytes = 8 * mib },
 		"snapshot chunks": func(c *cairn.Config) { c.SnapshotChunkBytes = 4 * mib },
 		"apply catch-up":  func(c *cairn.Config) { c.ApplyCatchUpBytes = 64 * mib },
+		"in flight":       func(c *cairn.Config) { c.InFlight.Bytes = 8 * mib },
 	} {
 		c := cairn.Config{DataDir: "x"}
 		change(&c)

@@ -49,6 +49,14 @@ type Config struct {
 	MaxRequestBytes int
 	// MaxTxnOps bounds the operations in one txn branch. Default 128.
 	MaxTxnOps int
+	// InFlight bounds the unary requests a member serves at once and their
+	// bytes, in all and per client connection; beyond, requests fail at
+	// once with "etcdserver: too many requests" (frontdoor/admission.go).
+	// Zero fields take frontdoor.DefaultInFlightLimits.
+	InFlight frontdoor.InFlightLimits
+	// MaxConcurrentStreams bounds the gRPC streams of one client
+	// connection, as etcd's --max-concurrent-streams. Zero: no bound.
+	MaxConcurrentStreams uint32
 	// MaxResponseBytes bounds the key-values of a unary Range (or of the
 	// ranges of a Txn, which then changes nothing): one that would exceed
 	// it fails with ResourceExhausted, telling the client to use a limit or
@@ -198,6 +206,7 @@ func (c Config) withDefaults() Config {
 	if c.MaxTxnOps == 0 {
 		c.MaxTxnOps = 128
 	}
+	c.InFlight = c.InFlight.WithDefaults()
 	if c.MaxResponseBytes == 0 {
 		c.MaxResponseBytes = 64 << 20
 	}
@@ -258,6 +267,9 @@ func (c Config) Validate() error {
 	if uint64(c.MaxRequestBytes) > c.Raft.MaxUncommittedEntriesSize {
 		return fmt.Errorf("cairn: max-request-bytes (%d) must not exceed raft's max uncommitted entries size (%d)",
 			c.MaxRequestBytes, c.Raft.MaxUncommittedEntriesSize)
+	}
+	if err := c.InFlight.Validate(c.MaxRequestBytes); err != nil {
+		return fmt.Errorf("cairn: %w", err)
 	}
 	if c.MaxTxnOps <= 0 {
 		return errors.New("cairn: max-txn-ops must be positive")

@@ -40,4 +40,9 @@
 // with its steps when slow, as etcd's trace logs); with tracing on, otelgrpc
 // opens the request's span or continues the client's trace context, and
 // every message to an actor and every proposal carries it.
+//
+// admission.go: every unary request but Maintenance's takes a share of the
+// member's in-flight limits (requests and bytes, in all and per connection)
+// until it is answered; past a limit it fails at once with "etcdserver: too
+// many requests" instead of queueing in the actors' mailboxes.
 package frontdoor

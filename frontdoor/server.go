@@ -37,6 +37,13 @@ type Config struct {
 	MaxRequestBytes int
 	// MaxTxnOps bounds the operations of one txn branch. Default 128.
 	MaxTxnOps int
+	// InFlight bounds the unary requests being served at once, and their
+	// bytes, in all and per connection (admission.go).
+	InFlight InFlightLimits
+	// MaxConcurrentStreams bounds the gRPC streams of one client
+	// connection (unary requests included), as etcd's
+	// --max-concurrent-streams. Zero: no bound (gRPC's and etcd's default).
+	MaxConcurrentStreams uint32
 	// MaxResponseBytes bounds the key-values of a unary Range, or of the
 	// ranges of a Txn: one that would exceed it fails with
 	// ResourceExhausted, telling the client to page with a limit or use
@@ -169,6 +176,8 @@ type Server struct {
 	// tokens issues and reads the tokens of Authenticate (auth.go): the
 	// simple tokens this member issued, or Config.Tokens.
 	tokens auth.TokenProvider
+	// inFlight admits requests within Config.InFlight (admission.go).
+	inFlight *inFlight
 }
 
 // New returns a front door.
@@ -181,11 +190,13 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("frontdoor: Store and Board are required")
 	case cfg.MemberID == 0:
 		return nil, errors.New("frontdoor: MemberID must not be zero")
+	case cfg.InFlight.Validate(cfg.MaxRequestBytes) != nil:
+		return nil, cfg.InFlight.Validate(cfg.MaxRequestBytes)
 	case !auth.ValidBcryptCost(cfg.BcryptCost):
 		return nil, fmt.Errorf("frontdoor: bcrypt-cost %d is outside bcrypt's range (4 to 31)", cfg.BcryptCost)
 	}
 	s := &Server{cfg: cfg, leaseIDs: newIDGenerator(cfg.MemberID, time.Now()), headerBytes: etcdHeaderBytes(cfg.MemberID),
-		views: viewCache{store: cfg.Store}, tokens: cfg.Tokens}
+		views: viewCache{store: cfg.Store}, tokens: cfg.Tokens, inFlight: newInFlight(cfg.InFlight)}
 	if s.tokens == nil {
 		s.tokens = auth.NewTokens(cfg.AuthTokenTTL, cfg.MaxAuthTokens, nil)
 	}
@@ -201,14 +212,22 @@ func New(cfg Config) (*Server, error) {
 // ServerOptions returns the gRPC server options the front door needs: a
 // receive limit that lets requests up to MaxRequestBytes through, the codec
 // that decodes large values in place (codec.go), request logs and, with
-// tracing on, otelgrpc's server handler.
+// tracing on, otelgrpc's server handler, then admission control
+// (admission.go) and authentication: a refused request is logged and
+// counted, and costs no authentication.
 func (s *Server) ServerOptions() []grpc.ServerOption {
-	return append([]grpc.ServerOption{
+	opts := []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(s.cfg.MaxRequestBytes + GRPCOverheadBytes),
 		grpc.ForceServerCodecV2(newRequestCodec()),
 		grpc.MaxSendMsgSize(1<<31 - 1),
 		grpc.NumStreamWorkers(streamWorkers),
-	}, append(s.observeOptions(), s.authOptions()...)...)
+	}
+	if s.cfg.MaxConcurrentStreams > 0 {
+		opts = append(opts, grpc.MaxConcurrentStreams(s.cfg.MaxConcurrentStreams))
+	}
+	opts = append(opts, s.observeOptions()...)
+	opts = append(opts, grpc.ChainUnaryInterceptor(s.admitUnary))
+	return append(opts, s.authOptions()...)
 }
 
 // streamWorkers is the number of goroutines that gRPC keeps to run

@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/cairnkv/cairn"
+	"github.com/cairnkv/cairn/frontdoor"
 	"github.com/cairnkv/cairn/raftactor"
 	"github.com/cairnkv/cairn/storage"
 )
@@ -59,6 +61,12 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 	fs.Uint64Var(&c.RaftLogRetentionBytes, "raft-log-retention-bytes", 64<<20, "Most bytes of applied raft log entries kept for members that are behind (an eighth of it on a member that does not lead); a member further behind gets a snapshot.")
 	fs.IntVar(&c.MaxRequestBytes, "max-request-bytes", 3<<19, "Maximum client request size in bytes the server will accept.")
 	fs.IntVar(&c.MaxTxnOps, "max-txn-ops", 128, "Maximum number of operations permitted in a transaction branch.")
+	inFlight := frontdoor.DefaultInFlightLimits()
+	fs.Int64Var(&c.InFlight.Requests, "max-requests-in-flight", inFlight.Requests, "Maximum unary requests served at once; beyond, requests fail at once with 'too many requests'. Negative: no bound.")
+	fs.Int64Var(&c.InFlight.Bytes, "max-request-bytes-in-flight", inFlight.Bytes, "Maximum bytes of the unary requests served at once. Negative: no bound.")
+	fs.Int64Var(&c.InFlight.ConnRequests, "max-requests-in-flight-per-connection", inFlight.ConnRequests, "Maximum unary requests served at once for one client connection. Negative: no bound.")
+	fs.Int64Var(&c.InFlight.ConnBytes, "max-request-bytes-in-flight-per-connection", inFlight.ConnBytes, "Maximum bytes of the unary requests served at once for one client connection. Negative: no bound.")
+	maxStreams := fs.Uint64("max-concurrent-streams", math.MaxUint32, "Maximum concurrent gRPC streams of one client connection (etcd's flag; the default is no bound).")
 	fs.DurationVar(&c.Watch.ProgressNotifyInterval, "watch-progress-notify-interval", 10*time.Minute, "Duration of periodic watch progress notifications.")
 	fs.Int64Var(&c.Watch.QueueBytes, "watch-queue-bytes", 1<<20, "Most bytes of responses a watch stream holds for its client; a watcher whose events do not fit catches up from history.")
 	heartbeat := fs.Uint("heartbeat-interval", uint(rd.TickInterval/time.Millisecond), "Time (in milliseconds) of a heartbeat interval.")
@@ -85,6 +93,12 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 	}
 	if c.DataDir == "" {
 		c.DataDir = c.Name + ".cairn"
+	}
+	if *maxStreams == 0 || *maxStreams > math.MaxUint32 {
+		return nil, fmt.Errorf("max-concurrent-streams: %d is not between 1 and %d", *maxStreams, uint64(math.MaxUint32))
+	}
+	if *maxStreams < math.MaxUint32 {
+		c.MaxConcurrentStreams = uint32(*maxStreams)
 	}
 	var err error
 	if o.listenClientURLs, err = parseURLs("listen-client-urls", *listenClient); err != nil {
