@@ -51,12 +51,17 @@ func DefaultInFlightLimits() InFlightLimits {
 // WithDefaults returns l with its zero fields set to the defaults.
 func (l InFlightLimits) WithDefaults() InFlightLimits {
 	d := DefaultInFlightLimits()
-	for _, f := range []struct{ v, d *int64 }{
-		{&l.Requests, &d.Requests}, {&l.Bytes, &d.Bytes}, {&l.ConnRequests, &d.ConnRequests}, {&l.ConnBytes, &d.ConnBytes},
-	} {
-		if *f.v == 0 {
-			*f.v = *f.d
-		}
+	if l.Requests == 0 {
+		l.Requests = d.Requests
+	}
+	if l.Bytes == 0 {
+		l.Bytes = d.Bytes
+	}
+	if l.ConnRequests == 0 {
+		l.ConnRequests = d.ConnRequests
+	}
+	if l.ConnBytes == 0 {
+		l.ConnBytes = d.ConnBytes
 	}
 	return l
 }

@@ -183,6 +183,7 @@ type Server struct {
 // New returns a front door.
 func New(cfg Config) (*Server, error) {
 	cfg = cfg.withDefaults()
+	inFlightErr := cfg.InFlight.Validate(cfg.MaxRequestBytes)
 	switch {
 	case cfg.System == nil || cfg.Raft == nil || cfg.ReadIndex == nil:
 		return nil, errors.New("frontdoor: System, Raft and ReadIndex are required")
@@ -190,8 +191,8 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("frontdoor: Store and Board are required")
 	case cfg.MemberID == 0:
 		return nil, errors.New("frontdoor: MemberID must not be zero")
-	case cfg.InFlight.Validate(cfg.MaxRequestBytes) != nil:
-		return nil, cfg.InFlight.Validate(cfg.MaxRequestBytes)
+	case inFlightErr != nil:
+		return nil, inFlightErr
 	case !auth.ValidBcryptCost(cfg.BcryptCost):
 		return nil, fmt.Errorf("frontdoor: bcrypt-cost %d is outside bcrypt's range (4 to 31)", cfg.BcryptCost)
 	}

@@ -24,6 +24,21 @@ func within(b, s []byte) bool {
 
 func big(c byte) []byte { return bytes.Repeat([]byte{c}, 100) }
 
+// roundTrip marshals want, decodes it into got with Unmarshal (aliasing
+// fields of 64 bytes or more), checks got equals want, and returns the
+// encoding got may alias.
+func roundTrip(t *testing.T, want, got proto.Message) []byte {
+	t.Helper()
+	b, _ := proto.Marshal(want)
+	if err := Unmarshal(b, got, 64); err != nil {
+		t.Fatal(err)
+	}
+	if !proto.Equal(got, want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	return b
+}
+
 // TestAliases checks that large values end up as slices of the input, in
 // a put, the puts of a txn (in their order) and the entries of a batch.
 func TestAliases(t *testing.T) {
@@ -45,14 +60,8 @@ func TestAliases(t *testing.T) {
 		Success: []*pb.RequestOp{op(big('a')), op([]byte("small")), op(big('b'))},
 		Failure: []*pb.RequestOp{{Request: &pb.RequestOp_RequestRange{RequestRange: &pb.RangeRequest{Key: []byte("k")}}}},
 	}
-	b, _ = proto.Marshal(txn)
 	var gotTxn pb.TxnRequest
-	if err := Unmarshal(b, &gotTxn, 64); err != nil {
-		t.Fatal(err)
-	}
-	if !proto.Equal(&gotTxn, txn) {
-		t.Fatalf("txn: got %v, want %v", &gotTxn, txn)
-	}
+	b = roundTrip(t, txn, &gotTxn)
 	for _, i := range []int{0, 2} {
 		if !within(b, gotTxn.Success[i].GetRequestPut().Value) {
 			t.Errorf("txn: the value of success[%d] is a copy", i)
@@ -65,14 +74,8 @@ func TestAliases(t *testing.T) {
 		}},
 		{Type: raftpb.MsgHeartbeat.Enum(), Context: []byte("c")},
 	}}
-	b, _ = proto.Marshal(batch)
 	var gotBatch cairnpb.RaftBatch
-	if err := Unmarshal(b, &gotBatch, 64); err != nil {
-		t.Fatal(err)
-	}
-	if !proto.Equal(&gotBatch, batch) {
-		t.Fatalf("batch: got %v, want %v", &gotBatch, batch)
-	}
+	b = roundTrip(t, batch, &gotBatch)
 	for _, i := range []int{0, 2} {
 		if !within(b, gotBatch.Messages[0].Entries[i].Data) {
 			t.Errorf("batch: entry %d's data is a copy", i)

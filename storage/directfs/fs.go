@@ -62,17 +62,6 @@ func (fs *FS) Create(name string, category vfs.DiskWriteCategory) (vfs.File, err
 	return &file{fs: fs, f: f, name: name, buf: buf, direct: true}, nil
 }
 
-// Direct reports whether f is written with direct I/O (for tests).
-func Direct(f vfs.File) bool {
-	df, ok := f.(*file)
-	if !ok {
-		return false
-	}
-	df.mu.Lock()
-	defer df.mu.Unlock()
-	return df.direct
-}
-
 // isBlob reports whether name is one of pebble's blob files
 // (internal/base.MakeFilename: NNNNNN.blob).
 func isBlob(name string) bool { return strings.HasSuffix(name, ".blob") }

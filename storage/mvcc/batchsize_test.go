@@ -14,12 +14,8 @@ import (
 // including the commit's state record: pebble's batch doubles its buffer
 // when it grows.
 func TestBatchWithSize(t *testing.T) {
-	db := openTestDB(t, nil)
+	db, s := openTestStore(t)
 	defer db.close(t)
-	s, err := Open(db.db)
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, c := range []struct{ n, puts int }{
 		{1, 2}, {0, 1}, {100, 3}, {4 << 10, 2}, {1 << 20, 1},
 		{10, 5000}, // many small puts: the overhead per put dominates
@@ -60,12 +56,8 @@ func TestBatchWithSize(t *testing.T) {
 // on to the next batch (pebble would drop it), that the next batch starts
 // empty, and that what both committed reads back.
 func TestBatchKeepsBuffer(t *testing.T) {
-	db := openTestDB(t, nil)
+	db, s := openTestStore(t)
 	defer db.close(t)
-	s, err := Open(db.db)
-	if err != nil {
-		t.Fatal(err)
-	}
 	put := func(key string, n int) *Batch {
 		b := s.NewBatchWithSize(n + 1024)
 		if _, err := b.Put(&pb.PutRequest{Key: []byte(key), Value: bytes.Repeat([]byte(key[:1]), n)}); err != nil {
