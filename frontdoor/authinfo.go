@@ -21,14 +21,14 @@ const tokenMetadataKey = "token"
 // member does not hold is etcd's "invalid auth token", which makes etcd's
 // client authenticate again.
 func (s *Server) authInfo(ctx context.Context) (auth.Info, error) {
-	if md, ok := metadata.FromIncomingContext(ctx); ok {
-		if ts := md.Get(tokenMetadataKey); len(ts) > 0 && ts[0] != "" {
-			ai, ok := s.tokens.Lookup(ts[0])
-			if !ok {
-				return auth.Info{}, auth.ErrInvalidAuthToken
-			}
-			return ai, nil
+	// Not FromIncomingContext, which copies every header of the request
+	// into a new map (2% of a leader's CPU on 256 B puts).
+	if ts := metadata.ValueFromIncomingContext(ctx, tokenMetadataKey); len(ts) > 0 && ts[0] != "" {
+		ai, ok := s.tokens.Lookup(ts[0])
+		if !ok {
+			return auth.Info{}, auth.ErrInvalidAuthToken
 		}
+		return ai, nil
 	}
 	if s.cfg.ClientCertAuth {
 		if p, ok := peer.FromContext(ctx); ok {
