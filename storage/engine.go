@@ -241,6 +241,14 @@ func dbOptions(opts Options, cache *pebble.Cache) *pebble.Options {
 	for i := range po.Levels {
 		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 		po.Levels[i].FilterType = pebble.TableFilter
+		// One index block per table, not pebble's two-level index of 4 KiB
+		// blocks: a point lookup then finds its data block with one
+		// block-cache lookup fewer (as CockroachDB sizes them). A small
+		// gain: BenchmarkGetOnDisk 15.0 -> 14.6 µs of CPU per get (medians
+		// of 4); cmd/bench's linearizable gets of 256 B values on 3 members,
+		// 6 alternating rounds on a busy machine: more reads per second in
+		// 5 of the 6 pairs.
+		po.Levels[i].IndexBlockSize = 256 << 10
 		po.Levels[i].Compression = func() *sstable.CompressionProfile { return valuesUncompressed }
 	}
 	// Values of separateValuesFrom bytes or more go to blob files when a
