@@ -140,6 +140,7 @@ func start(system *actor.ActorSystem, cfg Config, engine *storage.Engine) (*Node
 	rc := cfg.Raft
 	rc.ID = id.GetMemberId()
 	rc.ClusterID = id.GetClusterId()
+	rc.Incarnation = incarnation
 	rc.Log = log
 	rc.RemoveSnapshotDir = engine.RemoveSnapshotDir
 	rc.Peers = peers

@@ -91,7 +91,7 @@ func New(src Sources) *Member {
 		}, []string{"From"}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "cairn", Subsystem: "network", Name: "peer_batches_dropped_total",
-			Help: "Raft batches from peers dropped unstepped: misaddressed (another cluster's, or for another member) or removed (from a member the cluster removed).",
+			Help: "Raft batches from peers dropped unstepped: misaddressed (another cluster's, or for another member) or removed (from a member the cluster removed); and stale-refusal, refusals of forwarded proposals not of this run of the member.",
 		}, []string{"reason"}),
 		actorTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: "cairn", Subsystem: "actor", Name: "message_duration_seconds",

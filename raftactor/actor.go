@@ -285,6 +285,11 @@ func (a *raftActor) refuse(ctx actor.Context, sender *actor.PID, err error) {
 	if err == nil || sender == nil {
 		return
 	}
+	ctx.Send(sender, &cairnpb.Result{Error: a.refusal(err)})
+}
+
+// refusal is the error a proposal's client gets when raft refused it.
+func (a *raftActor) refusal(err error) *cairnpb.Error {
 	code := cairnpb.ErrorCode_ERROR_CODE_INTERNAL
 	if errors.Is(err, raft.ErrProposalDropped) {
 		// Raft drops a proposal when no leader is known, while leadership
@@ -294,7 +299,7 @@ func (a *raftActor) refuse(ctx actor.Context, sender *actor.PID, err error) {
 			code = cairnpb.ErrorCode_ERROR_CODE_TOO_MANY_REQUESTS
 		}
 	}
-	ctx.Send(sender, &cairnpb.Result{Error: &cairnpb.Error{Code: code, Message: err.Error()}})
+	return &cairnpb.Error{Code: code, Message: err.Error()}
 }
 
 // progress answers, if this member leads, how every member follows.
@@ -434,7 +439,14 @@ func (a *raftActor) receive(ctx actor.Context, b *cairnpb.RaftBatch) {
 		a.heardMinMatch = b.MinMatch
 	}
 	for _, m := range b.GetMessages() {
+		if m.GetType() == raftpb.MsgProp {
+			a.stepForwarded(ctx, m)
+			continue
+		}
 		a.step(m)
+	}
+	for _, r := range b.GetRefused() {
+		a.deliverRefusal(ctx, r)
 	}
 }
 

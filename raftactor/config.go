@@ -22,6 +22,9 @@ type Config struct {
 	// ClusterID is the cluster's ID; messages from other clusters are
 	// dropped.
 	ClusterID uint64
+	// Incarnation is this run's (cairnpb.Origin): refusals of forwarded
+	// proposals of an earlier run are not handed to this run's waiters.
+	Incarnation uint64
 	// Log is the raft log. Required. The actor is its only writer.
 	Log *raftlog.Log
 	// Recover returns the state machine's applied index and the conf state
@@ -79,7 +82,8 @@ type Config struct {
 	OnReceive func(from uint64, bytes int)
 	// OnDrop, if not nil, is told of every RaftBatch dropped unstepped:
 	// reason "misaddressed" (another cluster's, or for another member)
-	// or "removed" (from a member the cluster removed).
+	// or "removed" (from a member the cluster removed), and of every
+	// refusal of a forwarded proposal not for this run ("stale-refusal").
 	OnDrop func(reason string)
 	// OnSnapshotStep, if not nil, is called at each step of installing a
 	// received snapshot, with the snapshot's index, before the actor takes

@@ -32,6 +32,10 @@
 //     finishes the install when it starts again (FinishSnapshot).
 //  5. A proposal made while no leader is known waits for one, at most an
 //     election timeout, in a queue bounded in bytes (pending.go).
+//  6. A MsgProp another member forwarded that raft drops here (the leader's
+//     uncommitted entries over budget) is answered with the refused list of
+//     a RaftBatch, naming each proposal's waiter on that member, which gets
+//     the refusal from its own raft actor at once (refused.go).
 //
 // Invariants:
 //

@@ -30,11 +30,18 @@ type Waiter struct {
 // from those of every other actor system of the process.
 var ids atomic.Uint64
 
+// idPrefix begins every waiter's id.
+const idPrefix = "reply$"
+
+// IsWaiterID reports whether id can be a waiter's: an answer that names a
+// process by id (a refusal from another member) is sent only to waiters.
+func IsWaiterID(id string) bool { return len(id) > len(idPrefix) && id[:len(idPrefix)] == idPrefix }
+
 // New registers a waiter in system.
 func New(system *actor.ActorSystem) *Waiter {
 	w := &Waiter{system: system, ch: make(chan any, 1)}
 	var buf [32]byte
-	id := string(strconv.AppendUint(append(buf[:0], "reply$"...), ids.Add(1), 36))
+	id := string(strconv.AppendUint(append(buf[:0], idPrefix...), ids.Add(1), 36))
 	pid, ok := system.ProcessRegistry.Add((*process)(w), id)
 	if !ok {
 		// Ids come from a process-wide counter: a clash is a bug.

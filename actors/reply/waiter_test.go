@@ -69,3 +69,17 @@ func BenchmarkWaiter(b *testing.B) {
 		}
 	}
 }
+
+func TestIsWaiterID(t *testing.T) {
+	system := actor.NewActorSystem()
+	w := New(system)
+	defer w.Close()
+	if !IsWaiterID(w.PID().GetId()) {
+		t.Fatalf("a waiter's id %q is not a waiter's", w.PID().GetId())
+	}
+	for _, id := range []string{"", "reply$", "raft", "$1", "future$1"} {
+		if IsWaiterID(id) {
+			t.Errorf("%q taken for a waiter's id", id)
+		}
+	}
+}

@@ -40,7 +40,12 @@ type RaftBatch struct {
 	// the raft log from there, within their budget, so that if one of them
 	// comes to lead it can still feed the members behind without a snapshot
 	// (actors/logcompactor).
-	MinMatch      *uint64 `protobuf:"varint,5,opt,name=min_match,json=minMatch,proto3,oneof" json:"min_match,omitempty"`
+	MinMatch *uint64 `protobuf:"varint,5,opt,name=min_match,json=minMatch,proto3,oneof" json:"min_match,omitempty"`
+	// refused answers proposals that member `to` forwarded and that raft
+	// here dropped (the leader's uncommitted entries over budget, a
+	// leadership transfer, or no leader known), so that their clients hear
+	// it at once instead of waiting for their timeout.
+	Refused       []*RefusedProposal `protobuf:"bytes,6,rep,name=refused,proto3" json:"refused,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -110,6 +115,77 @@ func (x *RaftBatch) GetMinMatch() uint64 {
 	return 0
 }
 
+func (x *RaftBatch) GetRefused() []*RefusedProposal {
+	if x != nil {
+		return x.Refused
+	}
+	return nil
+}
+
+// RefusedProposal names the waiter of one refused proposal on the member
+// that proposed it (cairnpb.Origin), and why it was refused.
+type RefusedProposal struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// incarnation is the proposing member's, from the proposal's origin: an
+	// answer meant for an earlier run of that member is dropped.
+	Incarnation   uint64 `protobuf:"varint,1,opt,name=incarnation,proto3" json:"incarnation,omitempty"`
+	Waiter        string `protobuf:"bytes,2,opt,name=waiter,proto3" json:"waiter,omitempty"`
+	Error         *Error `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RefusedProposal) Reset() {
+	*x = RefusedProposal{}
+	mi := &file_cairnpb_transport_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RefusedProposal) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RefusedProposal) ProtoMessage() {}
+
+func (x *RefusedProposal) ProtoReflect() protoreflect.Message {
+	mi := &file_cairnpb_transport_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RefusedProposal.ProtoReflect.Descriptor instead.
+func (*RefusedProposal) Descriptor() ([]byte, []int) {
+	return file_cairnpb_transport_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *RefusedProposal) GetIncarnation() uint64 {
+	if x != nil {
+		return x.Incarnation
+	}
+	return 0
+}
+
+func (x *RefusedProposal) GetWaiter() string {
+	if x != nil {
+		return x.Waiter
+	}
+	return ""
+}
+
+func (x *RefusedProposal) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
 // PeerUnreachable tells the raft actor that member id cannot be reached, so
 // raft probes it instead of streaming appends (raft's ReportUnreachable).
 type PeerUnreachable struct {
@@ -121,7 +197,7 @@ type PeerUnreachable struct {
 
 func (x *PeerUnreachable) Reset() {
 	*x = PeerUnreachable{}
-	mi := &file_cairnpb_transport_proto_msgTypes[1]
+	mi := &file_cairnpb_transport_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -133,7 +209,7 @@ func (x *PeerUnreachable) String() string {
 func (*PeerUnreachable) ProtoMessage() {}
 
 func (x *PeerUnreachable) ProtoReflect() protoreflect.Message {
-	mi := &file_cairnpb_transport_proto_msgTypes[1]
+	mi := &file_cairnpb_transport_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -146,7 +222,7 @@ func (x *PeerUnreachable) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeerUnreachable.ProtoReflect.Descriptor instead.
 func (*PeerUnreachable) Descriptor() ([]byte, []int) {
-	return file_cairnpb_transport_proto_rawDescGZIP(), []int{1}
+	return file_cairnpb_transport_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *PeerUnreachable) GetId() uint64 {
@@ -167,7 +243,7 @@ type EndpointDown struct {
 
 func (x *EndpointDown) Reset() {
 	*x = EndpointDown{}
-	mi := &file_cairnpb_transport_proto_msgTypes[2]
+	mi := &file_cairnpb_transport_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -179,7 +255,7 @@ func (x *EndpointDown) String() string {
 func (*EndpointDown) ProtoMessage() {}
 
 func (x *EndpointDown) ProtoReflect() protoreflect.Message {
-	mi := &file_cairnpb_transport_proto_msgTypes[2]
+	mi := &file_cairnpb_transport_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -192,7 +268,7 @@ func (x *EndpointDown) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndpointDown.ProtoReflect.Descriptor instead.
 func (*EndpointDown) Descriptor() ([]byte, []int) {
-	return file_cairnpb_transport_proto_rawDescGZIP(), []int{2}
+	return file_cairnpb_transport_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *EndpointDown) GetAddress() string {
@@ -212,7 +288,7 @@ type SubscribeMembership struct {
 
 func (x *SubscribeMembership) Reset() {
 	*x = SubscribeMembership{}
-	mi := &file_cairnpb_transport_proto_msgTypes[3]
+	mi := &file_cairnpb_transport_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -224,7 +300,7 @@ func (x *SubscribeMembership) String() string {
 func (*SubscribeMembership) ProtoMessage() {}
 
 func (x *SubscribeMembership) ProtoReflect() protoreflect.Message {
-	mi := &file_cairnpb_transport_proto_msgTypes[3]
+	mi := &file_cairnpb_transport_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -237,7 +313,7 @@ func (x *SubscribeMembership) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribeMembership.ProtoReflect.Descriptor instead.
 func (*SubscribeMembership) Descriptor() ([]byte, []int) {
-	return file_cairnpb_transport_proto_rawDescGZIP(), []int{3}
+	return file_cairnpb_transport_proto_rawDescGZIP(), []int{4}
 }
 
 type MembershipChanged struct {
@@ -248,7 +324,7 @@ type MembershipChanged struct {
 
 func (x *MembershipChanged) Reset() {
 	*x = MembershipChanged{}
-	mi := &file_cairnpb_transport_proto_msgTypes[4]
+	mi := &file_cairnpb_transport_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -260,7 +336,7 @@ func (x *MembershipChanged) String() string {
 func (*MembershipChanged) ProtoMessage() {}
 
 func (x *MembershipChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_cairnpb_transport_proto_msgTypes[4]
+	mi := &file_cairnpb_transport_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -273,7 +349,7 @@ func (x *MembershipChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MembershipChanged.ProtoReflect.Descriptor instead.
 func (*MembershipChanged) Descriptor() ([]byte, []int) {
-	return file_cairnpb_transport_proto_rawDescGZIP(), []int{4}
+	return file_cairnpb_transport_proto_rawDescGZIP(), []int{5}
 }
 
 // JoinRequest asks a member's transport for what a new member needs to join
@@ -286,7 +362,7 @@ type JoinRequest struct {
 
 func (x *JoinRequest) Reset() {
 	*x = JoinRequest{}
-	mi := &file_cairnpb_transport_proto_msgTypes[5]
+	mi := &file_cairnpb_transport_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -298,7 +374,7 @@ func (x *JoinRequest) String() string {
 func (*JoinRequest) ProtoMessage() {}
 
 func (x *JoinRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairnpb_transport_proto_msgTypes[5]
+	mi := &file_cairnpb_transport_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -311,7 +387,7 @@ func (x *JoinRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinRequest.ProtoReflect.Descriptor instead.
 func (*JoinRequest) Descriptor() ([]byte, []int) {
-	return file_cairnpb_transport_proto_rawDescGZIP(), []int{5}
+	return file_cairnpb_transport_proto_rawDescGZIP(), []int{6}
 }
 
 type JoinInfo struct {
@@ -324,7 +400,7 @@ type JoinInfo struct {
 
 func (x *JoinInfo) Reset() {
 	*x = JoinInfo{}
-	mi := &file_cairnpb_transport_proto_msgTypes[6]
+	mi := &file_cairnpb_transport_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -336,7 +412,7 @@ func (x *JoinInfo) String() string {
 func (*JoinInfo) ProtoMessage() {}
 
 func (x *JoinInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_cairnpb_transport_proto_msgTypes[6]
+	mi := &file_cairnpb_transport_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -349,7 +425,7 @@ func (x *JoinInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinInfo.ProtoReflect.Descriptor instead.
 func (*JoinInfo) Descriptor() ([]byte, []int) {
-	return file_cairnpb_transport_proto_rawDescGZIP(), []int{6}
+	return file_cairnpb_transport_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *JoinInfo) GetClusterId() uint64 {
@@ -378,7 +454,7 @@ type NotMember struct {
 
 func (x *NotMember) Reset() {
 	*x = NotMember{}
-	mi := &file_cairnpb_transport_proto_msgTypes[7]
+	mi := &file_cairnpb_transport_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -390,7 +466,7 @@ func (x *NotMember) String() string {
 func (*NotMember) ProtoMessage() {}
 
 func (x *NotMember) ProtoReflect() protoreflect.Message {
-	mi := &file_cairnpb_transport_proto_msgTypes[7]
+	mi := &file_cairnpb_transport_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -403,7 +479,7 @@ func (x *NotMember) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NotMember.ProtoReflect.Descriptor instead.
 func (*NotMember) Descriptor() ([]byte, []int) {
-	return file_cairnpb_transport_proto_rawDescGZIP(), []int{7}
+	return file_cairnpb_transport_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *NotMember) GetId() uint64 {
@@ -425,7 +501,7 @@ type YouAreRemoved struct {
 
 func (x *YouAreRemoved) Reset() {
 	*x = YouAreRemoved{}
-	mi := &file_cairnpb_transport_proto_msgTypes[8]
+	mi := &file_cairnpb_transport_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -437,7 +513,7 @@ func (x *YouAreRemoved) String() string {
 func (*YouAreRemoved) ProtoMessage() {}
 
 func (x *YouAreRemoved) ProtoReflect() protoreflect.Message {
-	mi := &file_cairnpb_transport_proto_msgTypes[8]
+	mi := &file_cairnpb_transport_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -450,7 +526,7 @@ func (x *YouAreRemoved) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use YouAreRemoved.ProtoReflect.Descriptor instead.
 func (*YouAreRemoved) Descriptor() ([]byte, []int) {
-	return file_cairnpb_transport_proto_rawDescGZIP(), []int{8}
+	return file_cairnpb_transport_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *YouAreRemoved) GetClusterId() uint64 {
@@ -471,7 +547,7 @@ type PeerReachable struct {
 
 func (x *PeerReachable) Reset() {
 	*x = PeerReachable{}
-	mi := &file_cairnpb_transport_proto_msgTypes[9]
+	mi := &file_cairnpb_transport_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -483,7 +559,7 @@ func (x *PeerReachable) String() string {
 func (*PeerReachable) ProtoMessage() {}
 
 func (x *PeerReachable) ProtoReflect() protoreflect.Message {
-	mi := &file_cairnpb_transport_proto_msgTypes[9]
+	mi := &file_cairnpb_transport_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -496,7 +572,7 @@ func (x *PeerReachable) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeerReachable.ProtoReflect.Descriptor instead.
 func (*PeerReachable) Descriptor() ([]byte, []int) {
-	return file_cairnpb_transport_proto_rawDescGZIP(), []int{9}
+	return file_cairnpb_transport_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *PeerReachable) GetId() uint64 {
@@ -517,7 +593,7 @@ type EndpointUp struct {
 
 func (x *EndpointUp) Reset() {
 	*x = EndpointUp{}
-	mi := &file_cairnpb_transport_proto_msgTypes[10]
+	mi := &file_cairnpb_transport_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -529,7 +605,7 @@ func (x *EndpointUp) String() string {
 func (*EndpointUp) ProtoMessage() {}
 
 func (x *EndpointUp) ProtoReflect() protoreflect.Message {
-	mi := &file_cairnpb_transport_proto_msgTypes[10]
+	mi := &file_cairnpb_transport_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -542,7 +618,7 @@ func (x *EndpointUp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndpointUp.ProtoReflect.Descriptor instead.
 func (*EndpointUp) Descriptor() ([]byte, []int) {
-	return file_cairnpb_transport_proto_rawDescGZIP(), []int{10}
+	return file_cairnpb_transport_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *EndpointUp) GetAddress() string {
@@ -557,16 +633,21 @@ var File_cairnpb_transport_proto protoreflect.FileDescriptor
 const file_cairnpb_transport_proto_rawDesc = "" +
 	"\n" +
 	"\x17cairnpb/transport.proto\x12\acairnpb\x1a\n" +
-	"raft.proto\x1a\x13cairnpb/entry.proto\"\xab\x01\n" +
+	"raft.proto\x1a\x13cairnpb/entry.proto\x1a\x14cairnpb/result.proto\"\xdf\x01\n" +
 	"\tRaftBatch\x12\x1d\n" +
 	"\n" +
 	"cluster_id\x18\x01 \x01(\x04R\tclusterId\x12\x0e\n" +
 	"\x02to\x18\x02 \x01(\x04R\x02to\x12\x12\n" +
 	"\x04from\x18\x03 \x01(\x04R\x04from\x12+\n" +
 	"\bmessages\x18\x04 \x03(\v2\x0f.raftpb.MessageR\bmessages\x12 \n" +
-	"\tmin_match\x18\x05 \x01(\x04H\x00R\bminMatch\x88\x01\x01B\f\n" +
+	"\tmin_match\x18\x05 \x01(\x04H\x00R\bminMatch\x88\x01\x01\x122\n" +
+	"\arefused\x18\x06 \x03(\v2\x18.cairnpb.RefusedProposalR\arefusedB\f\n" +
 	"\n" +
-	"_min_match\"!\n" +
+	"_min_match\"q\n" +
+	"\x0fRefusedProposal\x12 \n" +
+	"\vincarnation\x18\x01 \x01(\x04R\vincarnation\x12\x16\n" +
+	"\x06waiter\x18\x02 \x01(\tR\x06waiter\x12$\n" +
+	"\x05error\x18\x03 \x01(\v2\x0e.cairnpb.ErrorR\x05error\"!\n" +
 	"\x0fPeerUnreachable\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\"(\n" +
 	"\fEndpointDown\x12\x18\n" +
@@ -601,30 +682,34 @@ func file_cairnpb_transport_proto_rawDescGZIP() []byte {
 	return file_cairnpb_transport_proto_rawDescData
 }
 
-var file_cairnpb_transport_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_cairnpb_transport_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_cairnpb_transport_proto_goTypes = []any{
 	(*RaftBatch)(nil),           // 0: cairnpb.RaftBatch
-	(*PeerUnreachable)(nil),     // 1: cairnpb.PeerUnreachable
-	(*EndpointDown)(nil),        // 2: cairnpb.EndpointDown
-	(*SubscribeMembership)(nil), // 3: cairnpb.SubscribeMembership
-	(*MembershipChanged)(nil),   // 4: cairnpb.MembershipChanged
-	(*JoinRequest)(nil),         // 5: cairnpb.JoinRequest
-	(*JoinInfo)(nil),            // 6: cairnpb.JoinInfo
-	(*NotMember)(nil),           // 7: cairnpb.NotMember
-	(*YouAreRemoved)(nil),       // 8: cairnpb.YouAreRemoved
-	(*PeerReachable)(nil),       // 9: cairnpb.PeerReachable
-	(*EndpointUp)(nil),          // 10: cairnpb.EndpointUp
-	(*raftpb.Message)(nil),      // 11: raftpb.Message
-	(*Member)(nil),              // 12: cairnpb.Member
+	(*RefusedProposal)(nil),     // 1: cairnpb.RefusedProposal
+	(*PeerUnreachable)(nil),     // 2: cairnpb.PeerUnreachable
+	(*EndpointDown)(nil),        // 3: cairnpb.EndpointDown
+	(*SubscribeMembership)(nil), // 4: cairnpb.SubscribeMembership
+	(*MembershipChanged)(nil),   // 5: cairnpb.MembershipChanged
+	(*JoinRequest)(nil),         // 6: cairnpb.JoinRequest
+	(*JoinInfo)(nil),            // 7: cairnpb.JoinInfo
+	(*NotMember)(nil),           // 8: cairnpb.NotMember
+	(*YouAreRemoved)(nil),       // 9: cairnpb.YouAreRemoved
+	(*PeerReachable)(nil),       // 10: cairnpb.PeerReachable
+	(*EndpointUp)(nil),          // 11: cairnpb.EndpointUp
+	(*raftpb.Message)(nil),      // 12: raftpb.Message
+	(*Error)(nil),               // 13: cairnpb.Error
+	(*Member)(nil),              // 14: cairnpb.Member
 }
 var file_cairnpb_transport_proto_depIdxs = []int32{
-	11, // 0: cairnpb.RaftBatch.messages:type_name -> raftpb.Message
-	12, // 1: cairnpb.JoinInfo.members:type_name -> cairnpb.Member
-	2,  // [2:2] is the sub-list for method output_type
-	2,  // [2:2] is the sub-list for method input_type
-	2,  // [2:2] is the sub-list for extension type_name
-	2,  // [2:2] is the sub-list for extension extendee
-	0,  // [0:2] is the sub-list for field type_name
+	12, // 0: cairnpb.RaftBatch.messages:type_name -> raftpb.Message
+	1,  // 1: cairnpb.RaftBatch.refused:type_name -> cairnpb.RefusedProposal
+	13, // 2: cairnpb.RefusedProposal.error:type_name -> cairnpb.Error
+	14, // 3: cairnpb.JoinInfo.members:type_name -> cairnpb.Member
+	4,  // [4:4] is the sub-list for method output_type
+	4,  // [4:4] is the sub-list for method input_type
+	4,  // [4:4] is the sub-list for extension type_name
+	4,  // [4:4] is the sub-list for extension extendee
+	0,  // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_cairnpb_transport_proto_init() }
@@ -633,6 +718,7 @@ func file_cairnpb_transport_proto_init() {
 		return
 	}
 	file_cairnpb_entry_proto_init()
+	file_cairnpb_result_proto_init()
 	file_cairnpb_transport_proto_msgTypes[0].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -640,7 +726,7 @@ func file_cairnpb_transport_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cairnpb_transport_proto_rawDesc), len(file_cairnpb_transport_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   11,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
