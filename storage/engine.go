@@ -106,6 +106,20 @@ type Engine struct {
 	fs   vfs.FS
 }
 
+// DirectWrites reports the write buffers of blob files written with direct
+// I/O (directfs.FS.Buffers): taken by files being written now, and
+// allocated. ok is false when blob files are written through the page
+// cache (Options.BufferedBlobWrites, or another filesystem than the
+// operating system's), with no buffers. Safe from any goroutine.
+func (e *Engine) DirectWrites() (taken, allocated int, ok bool) {
+	fs, ok := e.fs.(*directfs.FS)
+	if !ok {
+		return 0, 0, false
+	}
+	taken, allocated = fs.Buffers()
+	return taken, allocated, true
+}
+
 // Subdirectories of the data directory that hold each database.
 const (
 	stateDir = "pebble"

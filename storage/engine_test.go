@@ -132,6 +132,7 @@ func TestLargeValuesInBlobFiles(t *testing.T) {
 // TestBlobFilesWrittenDirect: on the operating system's filesystem the
 // engine writes blob files with direct I/O unless told not to; on any
 // other (the tests' in-memory one) it uses that filesystem as it is.
+// DirectWrites says which, with no buffer taken at rest.
 func TestBlobFilesWrittenDirect(t *testing.T) {
 	for _, tc := range []struct {
 		opts   Options
@@ -147,6 +148,9 @@ func TestBlobFilesWrittenDirect(t *testing.T) {
 		}
 		if _, direct := e.fs.(*directfs.FS); direct != tc.direct {
 			t.Errorf("%+v: blob files written directly: %v, want %v", tc.opts, direct, tc.direct)
+		}
+		if taken, _, ok := e.DirectWrites(); ok != tc.direct || taken != 0 {
+			t.Errorf("%+v: DirectWrites() = %d taken, %v; want 0, %v", tc.opts, taken, ok, tc.direct)
 		}
 		if err := e.Close(); err != nil {
 			t.Fatal(err)

@@ -26,5 +26,6 @@
 // pebble would.
 //
 // Memory: at most MaxBuffers buffers of BufferBytes each, aligned, reused
-// across files (BufferedBytes).
+// across files (BufferedBytes). FS.Buffers says how many files hold one
+// now, from any goroutine (the member's status page).
 package directfs

@@ -106,6 +106,7 @@ func TestOnlyBlobFilesAreDirect(t *testing.T) {
 // TestBuffersAreBounded: with MaxBuffers blob files open the next is written
 // through the page cache, correctly; closing one frees its buffer for the
 // next file, and Create replaces an existing file as vfs.Default does.
+// Buffers counts the buffers open files hold.
 func TestBuffersAreBounded(t *testing.T) {
 	dir := t.TempDir()
 	fs := New()
@@ -119,6 +120,9 @@ func TestBuffersAreBounded(t *testing.T) {
 			t.Fatalf("file %d of %d: no buffer", i+1, MaxBuffers)
 		}
 		open = append(open, f)
+		if taken, made := fs.Buffers(); taken != i+1 || made != i+1 {
+			t.Fatalf("%d files open: Buffers() = %d taken, %d allocated; want %d, %d", i+1, taken, made, i+1, i+1)
+		}
 	}
 	name := filepath.Join(dir, "extra.blob")
 	extra, err := fs.Create(name, vfs.WriteCategoryUnspecified)
@@ -136,6 +140,9 @@ func TestBuffersAreBounded(t *testing.T) {
 	checkFile(t, name, want)
 
 	open[0].Close()
+	if taken, made := fs.Buffers(); taken != MaxBuffers-1 || made != MaxBuffers {
+		t.Fatalf("one file closed: Buffers() = %d taken, %d allocated; want %d, %d", taken, made, MaxBuffers-1, MaxBuffers)
+	}
 	again, err := fs.Create(name, vfs.WriteCategoryUnspecified)
 	if err != nil {
 		t.Fatal(err)
@@ -153,5 +160,8 @@ func TestBuffersAreBounded(t *testing.T) {
 	}
 	if fs.made != MaxBuffers {
 		t.Errorf("%d buffers allocated, want %d", fs.made, MaxBuffers)
+	}
+	if taken, made := fs.Buffers(); taken != 0 || made != MaxBuffers {
+		t.Errorf("every file closed: Buffers() = %d taken, %d allocated; want 0, %d", taken, made, MaxBuffers)
 	}
 }

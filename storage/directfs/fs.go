@@ -3,6 +3,7 @@ package directfs
 import (
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -35,6 +36,16 @@ type FS struct {
 	mu   sync.Mutex
 	free [][]byte
 	made int
+	// taken and allocated mirror, for Buffers, the buffers files hold
+	// and made; written under mu.
+	taken, allocated atomic.Int32
+}
+
+// Buffers returns how many write buffers blob files being written hold
+// now, and how many the FS has allocated (the others are free, kept for
+// the next file); at most MaxBuffers. Safe from any goroutine.
+func (fs *FS) Buffers() (taken, allocated int) {
+	return int(fs.taken.Load()), int(fs.allocated.Load())
 }
 
 // New returns the operating system's filesystem (vfs.Default) with pebble's
@@ -73,18 +84,22 @@ func (fs *FS) get() []byte {
 	if n := len(fs.free); n > 0 {
 		b := fs.free[n-1]
 		fs.free = fs.free[:n-1]
+		fs.taken.Add(1)
 		return b
 	}
 	if fs.made == MaxBuffers {
 		return nil
 	}
 	fs.made++
+	fs.allocated.Store(int32(fs.made))
+	fs.taken.Add(1)
 	return alignedBuffer(BufferBytes)
 }
 
 func (fs *FS) put(b []byte) {
 	fs.mu.Lock()
 	fs.free = append(fs.free, b)
+	fs.taken.Add(-1)
 	fs.mu.Unlock()
 }
 
