@@ -590,6 +590,7 @@ func (b *Batch) cacheLatest() {
 	for _, k := range b.dirty {
 		b.s.latest.drop(k)
 	}
+	b.s.latest.publish()
 }
 
 // writeLog writes the revision-log record of every change of the batch: one

@@ -61,7 +61,9 @@
 //
 // # Memory
 //
-// The Store holds a few integers. A Batch holds pebble's batch (the writes
+// The Store holds a few integers and the cache of latest records of keys
+// written again (latestcache.go: at most LatestCacheBytes; LatestCacheUsed
+// says how much now, from any goroutine). A Batch holds pebble's batch (the writes
 // of the entries it applies; NewBatchWithSize sizes it up front), the
 // events, and the latest records of the keys it prefetched (prefetch.go:
 // about 72 bytes per key of the entries it applies); a view holds a pebble

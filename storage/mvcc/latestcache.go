@@ -1,5 +1,7 @@
 package mvcc
 
+import "sync/atomic"
+
 // The latest-record cache.
 //
 // Every put reads its key's latest record (prefetch.go). With the index of
@@ -26,6 +28,8 @@ package mvcc
 //     (Store.batchOpen), or with no batch open (Reload): the apply actor.
 //  4. It holds at most LatestCacheBytes, counting each entry as its key
 //     and latestEntryOverhead.
+//  5. Store.LatestCacheUsed, from any goroutine, returns that count as of
+//     the last commit (or Reload): the cache publishes it once per batch.
 
 // LatestCacheBytes bounds the cache: about 40,000 keys of 30 bytes.
 const LatestCacheBytes = 4 << 20
@@ -45,7 +49,12 @@ type latestCache struct {
 	// its key to a string.
 	entries map[string]*latestRecord
 	bytes   int
+	// published is bytes as of the last publish (invariant 5).
+	published atomic.Int64
 }
+
+// publish makes bytes visible to LatestCacheUsed.
+func (c *latestCache) publish() { c.published.Store(int64(c.bytes)) }
 
 func (c *latestCache) get(key []byte) (latestRecord, bool) {
 	if r := c.entries[string(key)]; r != nil { // the lookup does not allocate
@@ -87,4 +96,5 @@ func (c *latestCache) drop(key []byte) {
 func (c *latestCache) clear() {
 	c.entries = nil
 	c.bytes = 0
+	c.publish()
 }

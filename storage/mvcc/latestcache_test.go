@@ -11,7 +11,8 @@ import (
 // TestLatestCache checks the cache of committed latest records: a put and a
 // delete leave the key's record (or its absence) in it once committed, not
 // before; Reload (a replaced state machine) empties it; and it stays within
-// its budget however many keys are written.
+// its budget however many keys are written. LatestCacheUsed reports what
+// it holds as of each commit.
 func TestLatestCache(t *testing.T) {
 	db, s := openTestStore(t)
 	defer db.close(t)
@@ -47,6 +48,9 @@ func TestLatestCache(t *testing.T) {
 	if r, ok := s.latest.get([]byte("a")); !ok || !r.found || r.m.version != 2 {
 		t.Fatalf("after the second put's commit: %+v, %v", r, ok)
 	}
+	if got, want := s.LatestCacheUsed(), int64(len("a")+latestEntryOverhead); got != want {
+		t.Fatalf("one key cached: LatestCacheUsed() = %d, want %d", got, want)
+	}
 	mustCommit(t, s, func(b *Batch) {
 		if _, err := b.DeleteRange(&pb.DeleteRangeRequest{Key: []byte("a")}); err != nil {
 			t.Fatal(err)
@@ -64,8 +68,8 @@ func TestLatestCache(t *testing.T) {
 	if err := s.Reload(); err != nil {
 		t.Fatal(err)
 	}
-	if len(s.latest.entries) != 0 {
-		t.Fatalf("Reload left %d entries", len(s.latest.entries))
+	if len(s.latest.entries) != 0 || s.LatestCacheUsed() != 0 {
+		t.Fatalf("Reload left %d entries, LatestCacheUsed() = %d", len(s.latest.entries), s.LatestCacheUsed())
 	}
 
 	// Twice as many keys as fit, each written twice.
@@ -90,5 +94,8 @@ func TestLatestCache(t *testing.T) {
 	}
 	if s.latest.bytes > LatestCacheBytes {
 		t.Fatalf("cache holds %d bytes, budget %d", s.latest.bytes, LatestCacheBytes)
+	}
+	if got := s.LatestCacheUsed(); got != int64(s.latest.bytes) || got == 0 {
+		t.Fatalf("LatestCacheUsed() = %d, the cache counts %d", got, s.latest.bytes)
 	}
 }

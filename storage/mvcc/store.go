@@ -56,6 +56,12 @@ func (s *Store) TxnRangeBytes() (built, measured int64) {
 	return s.txnBuilt.Load(), s.txnMeasured.Load()
 }
 
+// LatestCacheUsed returns the bytes the cache of latest records holds, as
+// it counts them against LatestCacheBytes (each entry's key and a fixed
+// overhead), as of the last commit. Safe from any goroutine
+// (latestcache.go, invariant 5).
+func (s *Store) LatestCacheUsed() int64 { return s.latest.published.Load() }
+
 // Open reads the store's state from db, creating nothing until the first
 // commit. The caller keeps ownership of db and closes it after the store (and
 // after closing every view and batch).
