@@ -25,6 +25,9 @@ type Status struct {
 // actor writes it; a published Status is never modified.
 type Board struct {
 	cur atomic.Pointer[Status]
+	// waiting is the bytes of proposals waiting for a leader
+	// (pending.go), stored by the actor whenever they change.
+	waiting atomic.Int64
 
 	mu       sync.Mutex
 	leaderCh chan struct{} // closed and replaced when the leader changes
@@ -39,6 +42,10 @@ func NewBoard(id uint64) *Board {
 
 // Load returns the last published status.
 func (b *Board) Load() Status { return *b.cur.Load() }
+
+// WaitingBytes returns the bytes of the proposals waiting for a leader to
+// be known now (at most MaxWaitingBytes).
+func (b *Board) WaitingBytes() int64 { return b.waiting.Load() }
 
 // LeaderChanged returns a channel closed at the next change of leader
 // (including from none to some).

@@ -58,8 +58,9 @@
 // RaftReady that triggers it was queued by an untraced message: what it
 // persists and sends was caused by that message.
 //
-// The actor publishes its view of the cluster (term, leader, commit index) on
-// a Board that other goroutines read without messaging the actor. Actors
+// The actor publishes its view of the cluster (term, leader, commit index),
+// and the bytes of the proposals waiting for a leader (pending.go), on a
+// Board that other goroutines read without messaging the actor. Actors
 // learn of leadership by message instead (leadership.go): those that send
 // SubscribeLeader receive LeaderChanged at once and after every change of
 // leader or term, and ProposeAsLeader proposes only while this member leads

@@ -17,7 +17,8 @@ import (
 // timeout, in a queue bounded in bytes; then it fails with "no leader".
 
 // MaxWaitingBytes bounds the proposals waiting for a leader (a part of the
-// member's memory budget, cairn.Config.MemoryBudget).
+// member's memory budget, cairn.Config.MemoryBudget). Board.WaitingBytes
+// says how much waits now.
 const MaxWaitingBytes = 16 << 20
 
 const maxWaitingBytes = MaxWaitingBytes
@@ -112,6 +113,7 @@ func (a *raftActor) wait(ctx actor.Context, sender *actor.PID, data []byte) {
 		deadline: time.Now().Add(a.cfg.ElectionTimeout()),
 	})
 	a.waitingBytes += len(data)
+	a.cfg.Board.waiting.Store(int64(a.waitingBytes))
 }
 
 // flushWaiting proposes the waiting proposals once a leader is known, and
@@ -139,6 +141,7 @@ func (a *raftActor) flushWaiting(ctx actor.Context) {
 	}
 	clear(a.waiting[len(kept):])
 	a.waiting = kept
+	a.cfg.Board.waiting.Store(int64(a.waitingBytes))
 }
 
 // failWaiting fails every waiting proposal (the actor is stopping).
@@ -150,4 +153,5 @@ func (a *raftActor) failWaiting(ctx actor.Context) {
 		}
 	}
 	a.waiting, a.waitingBytes = nil, 0
+	a.cfg.Board.waiting.Store(0)
 }
