@@ -50,6 +50,9 @@ type Config struct {
 	// the hub has not acknowledged within WatchHubBytes (0: its default).
 	WatchHub      *actor.PID
 	WatchHubBytes int64
+	// WatchStats, if not nil, follows the bytes in flight to the hub
+	// (watch.Stats.HubBytes).
+	WatchStats *watch.Stats
 
 	// Tracer, if on, makes the apply of every entry whose proposal carries
 	// a trace context a span of the request's trace, on every member.
@@ -139,7 +142,7 @@ func (a *applyActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		a.applied = a.cfg.Store.AppliedIndex()
-		a.watch = watch.NewFeed(a.cfg.WatchHub, a.cfg.WatchHubBytes)
+		a.watch = watch.NewFeed(a.cfg.WatchHub, a.cfg.WatchHubBytes, a.cfg.WatchStats)
 		a.watch.Sync(ctx, a.cfg.Store.Rev())
 		if a.cfg.Keys != nil {
 			a.cfg.Keys.recount(a.cfg.Store)

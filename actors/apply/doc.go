@@ -19,8 +19,9 @@
 // checkpoints, before the answers. After each committed batch that changed
 // keys it sends the batch's events to the watch hub (Config.WatchHub) as
 // cairnpb.WatchEvents, through a watch.Feed that keeps the events the hub
-// has not acknowledged within a byte budget (beyond it, only the revision);
-// and the store's revision alone when it starts or installs a snapshot.
+// has not acknowledged within a byte budget (beyond it, only the revision;
+// Config.WatchStats shows the bytes in flight to other goroutines); and the
+// store's revision alone when it starts or installs a snapshot.
 //
 // With tracing on (Config.Tracer), applying an entry whose proposal carries
 // a trace context (cairnpb.Proposal.trace) is a span of the request's

@@ -156,6 +156,8 @@ func (s *supervisor) spawn(ctx actor.Context) error {
 	}
 	ac := s.cfg.Apply
 	ac.WatchHub, ac.Lessor = ChildPID(self, WatchName), ChildPID(self, LessorName)
+	// The hub's budget and counters are the watch service's.
+	ac.WatchHubBytes, ac.WatchStats = wc.HubBytes, wc.Stats
 	if err := s.spawnChild(ctx, ApplyName, func() (*actor.Props, error) { return apply.Props(ac) }); err != nil {
 		return err
 	}

@@ -183,9 +183,10 @@ func TestStreamCredits(t *testing.T) {
 
 // fakeApply owns a Feed, as the apply actor does.
 type fakeApply struct {
-	feed *Feed
-	hub  *actor.PID
-	acks chan int64
+	feed  *Feed
+	hub   *actor.PID
+	stats *Stats
+	acks  chan int64
 }
 
 type publish struct {
@@ -196,7 +197,7 @@ type publish struct {
 func (a *fakeApply) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
-		a.feed = NewFeed(a.hub, 300)
+		a.feed = NewFeed(a.hub, 300, a.stats)
 	case publish:
 		a.feed.Publish(ctx, m.rev, m.evs)
 	case *cairnpb.WatchEventsAck:
@@ -226,12 +227,20 @@ func (h *fakeHub) Receive(ctx actor.Context) {
 
 // TestFeedBudget: the apply actor's events in flight to the hub stay within
 // the budget; beyond it only the revision goes, once the hub has room.
+// Stats.HubBytes follows the bytes in flight.
 func TestFeedBudget(t *testing.T) {
 	system := testSystem(t)
 	store := testStore(t)
 	h := &fakeHub{got: make(chan *cairnpb.WatchEvents, 100)}
 	hub := system.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return h }))
-	a := &fakeApply{hub: hub, acks: make(chan int64, 100)}
+	stats := new(Stats)
+	a := &fakeApply{hub: hub, stats: stats, acks: make(chan int64, 100)}
+	inHub := func(want int64) {
+		t.Helper()
+		if got := stats.HubBytes.Load(); got != want {
+			t.Fatalf("Stats.HubBytes = %d, want %d", got, want)
+		}
+	}
 	apply := system.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return a }))
 	recv := func() *cairnpb.WatchEvents {
 		t.Helper()
@@ -246,8 +255,12 @@ func TestFeedBudget(t *testing.T) {
 	// Each event counts 48 + its key and value: three of ~100 bytes fit in
 	// 300, the fourth does not.
 	key := "0123456789012345678901234567890123456789"
-	for range 5 {
+	var sentBytes int64 // of the three that fit
+	for i := range 5 {
 		evs := commit(t, store, key)
+		if i < 3 {
+			sentBytes += eventSize(evs[0])
+		}
 		system.Root.Send(apply, publish{rev: store.Rev(), evs: evs})
 	}
 	for want := int64(2); want <= 4; want++ {
@@ -260,6 +273,7 @@ func TestFeedBudget(t *testing.T) {
 		t.Fatalf("sent %v beyond the budget", m)
 	case <-time.After(50 * time.Millisecond):
 	}
+	inHub(sentBytes)
 	// The hub acknowledges: the feed tells it where the store is, without
 	// the events it had no room for.
 	system.Root.Send(hub, ackUpTo{to: apply, rev: 4})
@@ -268,13 +282,16 @@ func TestFeedBudget(t *testing.T) {
 	}
 	// Room again: events go as they come.
 	<-a.acks
+	inHub(markerBytes)
 	system.Root.Send(hub, ackUpTo{to: apply, rev: 6})
 	<-a.acks
+	inHub(0)
 	evs := commit(t, store, "k")
 	system.Root.Send(apply, publish{rev: store.Rev(), evs: evs})
 	if m := recv(); m.GetRevision() != 7 || len(m.GetEvents()) != 1 {
 		t.Fatalf("with room: %v", m)
 	}
+	inHub(eventSize(evs[0]))
 }
 
 // TestAbandonedStreamStops: a stream whose handler never pulls (it gave up

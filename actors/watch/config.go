@@ -128,8 +128,8 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Stats are the watch service's counters, written by the hub and its
-// streams, read by metrics and tests.
+// Stats are the watch service's counters, written by the hub, its streams
+// and the apply actor's Feed, read by metrics, the status page and tests.
 type Stats struct {
 	// Streams is the number of stream actors; Watchers the number of
 	// subscriptions they hold with the hub (one per watcher that is not
@@ -147,6 +147,10 @@ type Stats struct {
 	// QueuedBytes is the bytes of responses queued in all streams for
 	// their clients (each stream's share is within QueueBytes).
 	QueuedBytes atomic.Int64
+	// HubBytes is the bytes of events the apply actor has sent to the hub
+	// and the hub has not acknowledged (within HubBytes), as the apply
+	// actor's Feed counts them; written by the Feed given these Stats.
+	HubBytes atomic.Int64
 }
 
 func (c Config) withDefaults() Config {

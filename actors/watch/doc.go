@@ -72,7 +72,7 @@
 //     progress), plus control responses bounded by MaxRequests; its handler
 //     holds one pull of at most PullBytes (or one response). The hub holds
 //     no events between dispatches; the apply actor's events in flight to it
-//     stay within HubBytes. A stream's mailbox holds what the hub sent and
+//     stay within HubBytes (Stats.HubBytes: how much now). A stream's mailbox holds what the hub sent and
 //     the stream has not handled: a stream never waits on the network, only
 //     on short reads of one chunk of history, so it drains as fast as the
 //     CPU allows.

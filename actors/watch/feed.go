@@ -15,6 +15,7 @@ import (
 type Feed struct {
 	hub      *actor.PID
 	budget   int64
+	stats    *Stats // HubBytes follows inflight; nil: none
 	inflight int64  // bytes sent and not acknowledged
 	sent     []sent // in revision order
 	// behind is the last revision whose events were not sent, until the
@@ -31,15 +32,27 @@ type sent struct {
 const markerBytes = 64
 
 // NewFeed returns a feed to hub with budget bytes (Options.HubBytes; 0 means
-// its default). A nil hub returns nil.
-func NewFeed(hub *actor.PID, budget int64) *Feed {
+// its default). A nil hub returns nil. stats, if not nil, gets the bytes in
+// flight (Stats.HubBytes), from 0: a new feed is a new apply actor, and the
+// hub acknowledges what an earlier one sent to nobody.
+func NewFeed(hub *actor.PID, budget int64, stats *Stats) *Feed {
 	if hub == nil {
 		return nil
 	}
 	if budget <= 0 {
 		budget = Options{}.WithDefaults().HubBytes
 	}
-	return &Feed{hub: hub, budget: budget}
+	f := &Feed{hub: hub, budget: budget, stats: stats}
+	f.publishInflight()
+	return f
+}
+
+// publishInflight stores inflight in Stats.HubBytes: once per message sent
+// or acknowledgement handled.
+func (f *Feed) publishInflight() {
+	if f.stats != nil {
+		f.stats.HubBytes.Store(f.inflight)
+	}
 }
 
 // Sync tells the hub the store's revision without events: when the apply
@@ -86,7 +99,9 @@ func (f *Feed) Acked(ctx actor.SenderContext, m *cairnpb.WatchEventsAck) {
 		rev := f.behind
 		f.behind = 0
 		f.send(ctx, &cairnpb.WatchEvents{Revision: rev}, markerBytes)
+		return
 	}
+	f.publishInflight()
 }
 
 // Inflight returns the bytes sent to the hub and not acknowledged.
@@ -98,7 +113,8 @@ func (f *Feed) Inflight() int64 {
 }
 
 func (f *Feed) send(ctx actor.SenderContext, m *cairnpb.WatchEvents, bytes int64) {
-	ctx.RequestWithCustomSender(f.hub, m, ctx.Self())
 	f.inflight += bytes
 	f.sent = append(f.sent, sent{rev: m.Revision, bytes: bytes})
+	f.publishInflight() // before the hub can acknowledge
+	ctx.RequestWithCustomSender(f.hub, m, ctx.Self())
 }
