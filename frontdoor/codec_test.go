@@ -2,9 +2,11 @@ package frontdoor
 
 import (
 	"bytes"
+	"sync/atomic"
 	"testing"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	"go.etcd.io/etcd/api/v3/mvccpb"
 	"google.golang.org/grpc/encoding"
 	grpcproto "google.golang.org/grpc/encoding/proto"
 	"google.golang.org/grpc/mem"
@@ -15,7 +17,7 @@ import (
 // codec does, and encodes as it does.
 func TestRequestCodecSpeaksProtobuf(t *testing.T) {
 	std := encoding.GetCodecV2(grpcproto.Name)
-	codec := newRequestCodec()
+	codec := newRequestCodec(nil)
 	large := bytes.Repeat([]byte{'v'}, 1<<20)
 	for name, m := range map[string]proto.Message{
 		"small put": &pb.PutRequest{Key: []byte("k"), Value: []byte("v")},
@@ -49,5 +51,30 @@ func TestRequestCodecSpeaksProtobuf(t *testing.T) {
 				t.Fatalf("decoded %v", got)
 			}
 		})
+	}
+}
+
+// Encoding a Range response ends its count in Server.RangeBytes (kv.go
+// starts it): its keys and values, once; other responses count nothing.
+func TestRequestCodecEndsRangeCount(t *testing.T) {
+	var ranges atomic.Int64
+	codec := newRequestCodec(&ranges)
+	resp := &pb.RangeResponse{Kvs: []*mvccpb.KeyValue{
+		{Key: []byte("a"), Value: bytes.Repeat([]byte{'v'}, 100)},
+		{Key: []byte("bb"), Value: nil},
+	}}
+	if n := rangeKVBytes(resp); n != 103 {
+		t.Fatalf("rangeKVBytes = %d, want 103", n)
+	}
+	ranges.Add(rangeKVBytes(resp) + 7)
+	if _, err := codec.Marshal(&pb.TxnResponse{Responses: []*pb.ResponseOp{
+		{Response: &pb.ResponseOp_ResponseRange{ResponseRange: resp}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := codec.Marshal(resp); err != nil {
+		t.Fatal(err)
+	}
+	if got := ranges.Load(); got != 7 {
+		t.Fatalf("after encoding the range: %d counted, want the other 7", got)
 	}
 }

@@ -45,4 +45,8 @@
 // member's in-flight limits (requests and bytes, in all and per connection)
 // until it is answered; past a limit it fails at once with "etcdserver: too
 // many requests" instead of queueing in the actors' mailboxes.
+// Server.InFlight says what the admitted requests hold now, and
+// Server.RangeBytes the key-values of unary Range responses built and not
+// yet encoded (counted in kv.go, ended by the codec, codec.go), for the
+// member's status page.
 package frontdoor

@@ -35,8 +35,16 @@ func (k *kvServer) Range(ctx context.Context, r *pb.RangeRequest) (*pb.RangeResp
 		return nil, grpcError(err)
 	}
 	k.s.fill(resp.Header)
+	// Until gRPC has encoded it (requestCodec.Marshal).
+	k.s.rangeBytes.Add(rangeKVBytes(resp))
 	return resp, nil
 }
+
+// RangeBytes returns the keys and values of the unary Range responses
+// built and not yet encoded by gRPC now (for the status page). A Range
+// counts from when its response is built, not while it is, and a Txn's
+// ranges do not count. Safe from any goroutine.
+func (s *Server) RangeBytes() int64 { return s.rangeBytes.Load() }
 
 func (k *kvServer) Put(ctx context.Context, r *pb.PutRequest) (*pb.PutResponse, error) {
 	if err := checkPut(r); err != nil {

@@ -178,6 +178,9 @@ type Server struct {
 	tokens auth.TokenProvider
 	// inFlight admits requests within Config.InFlight (admission.go).
 	inFlight *inFlight
+	// rangeBytes is the key-values of unary Range responses built and not
+	// yet encoded (RangeBytes).
+	rangeBytes atomic.Int64
 }
 
 // New returns a front door.
@@ -219,7 +222,7 @@ func New(cfg Config) (*Server, error) {
 func (s *Server) ServerOptions() []grpc.ServerOption {
 	opts := []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(s.cfg.MaxRequestBytes + GRPCOverheadBytes),
-		grpc.ForceServerCodecV2(newRequestCodec()),
+		grpc.ForceServerCodecV2(newRequestCodec(&s.rangeBytes)),
 		grpc.MaxSendMsgSize(1<<31 - 1),
 		grpc.NumStreamWorkers(streamWorkers),
 	}

@@ -21,7 +21,9 @@
 // Invariants:
 //
 //  1. Neither side holds more than one chunk (plus the window, on the
-//     sender) in memory, whatever the size of the state machine.
+//     sender) in memory, whatever the size of the state machine. Stats,
+//     shared by a member's senders and receiver, say how many bytes of
+//     chunks they hold now.
 //  2. Remote delivery is at most once: a chunk out of sequence, an ack that
 //     does not come within Config.Timeout, or a receiver that gives up makes
 //     the transfer fail, and raft sends a new snapshot later. A half-received

@@ -27,7 +27,9 @@ type ReceiverConfig struct {
 	// IdleTimeout abandons a transfer that receives nothing for this long.
 	// Default 30s.
 	IdleTimeout time.Duration
-	Logger      *slog.Logger
+	// Stats, if not nil, shows the chunk being written in Receiving.
+	Stats  *Stats
+	Logger *slog.Logger
 }
 
 // ReceiverProps returns the props of a receiver.
@@ -61,6 +63,10 @@ func (r *receiver) Receive(ctx actor.Context) {
 		_ = r.cfg.Engine.RemoveSnapshotDir(r.cfg.Dir)
 		ctx.SetReceiveTimeout(r.cfg.IdleTimeout)
 	case *cairnpb.SnapshotChunk:
+		if r.cfg.Stats != nil {
+			r.cfg.Stats.Receiving.Store(chunkBytes(m))
+			defer r.cfg.Stats.Receiving.Store(0)
+		}
 		r.chunk(ctx, m)
 	case *actor.ReceiveTimeout:
 		if r.w != nil {

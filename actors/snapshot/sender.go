@@ -37,7 +37,9 @@ type SenderConfig struct {
 	// Timeout is how long the sender waits for an acknowledgement. Default
 	// 10s.
 	Timeout time.Duration
-	Logger  *slog.Logger
+	// Stats, if not nil, counts the unacknowledged chunks in Sending.
+	Stats  *Stats
+	Logger *slog.Logger
 }
 
 func (c SenderConfig) withDefaults() SenderConfig {
@@ -74,10 +76,13 @@ type sender struct {
 	more bool // the iterator has keys left
 
 	sent, acked uint64 // chunks sent and acknowledged
-	lastSeq     uint64 // seq of the last chunk, once sent
-	lastSent    bool
-	msg         *raftpb.Message
-	done        bool
+	// unacked is the bytes (chunkBytes) of each chunk sent and not
+	// acknowledged, oldest first, counted in Stats.Sending.
+	unacked  []int64
+	lastSeq  uint64 // seq of the last chunk, once sent
+	lastSent bool
+	msg      *raftpb.Message
+	done     bool
 }
 
 func (s *sender) Receive(ctx actor.Context) {
@@ -132,6 +137,11 @@ func (s *sender) fill(ctx actor.Context) {
 		}
 		ctx.RequestWithCustomSender(s.cfg.Receiver, chunk, ctx.Self())
 		s.sent++
+		if s.cfg.Stats != nil {
+			n := chunkBytes(chunk)
+			s.unacked = append(s.unacked, n)
+			s.cfg.Stats.Sending.Add(n)
+		}
 	}
 }
 
@@ -174,6 +184,10 @@ func (s *sender) ack(ctx actor.Context, m *cairnpb.SnapshotAck) {
 		return
 	}
 	s.acked++
+	if len(s.unacked) > 0 {
+		s.cfg.Stats.Sending.Add(-s.unacked[0])
+		s.unacked = s.unacked[1:]
+	}
 	if s.lastSent && m.GetSeq() == s.lastSeq {
 		s.finish(ctx, nil)
 		return
@@ -198,6 +212,10 @@ func (s *sender) finish(ctx actor.Context, err error) {
 }
 
 func (s *sender) close() {
+	for _, n := range s.unacked { // they are no longer this member's
+		s.cfg.Stats.Sending.Add(-n)
+	}
+	s.unacked = nil
 	if s.it != nil {
 		_ = s.it.Close()
 		s.it = nil
