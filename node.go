@@ -56,9 +56,10 @@ type Node struct {
 	front  *frontdoor.Server
 	id     *cairnpb.Identity
 
-	pendingReads atomic.Int64 // reads waiting in the read-index actor
-	leasesHeld   atomic.Int64 // items the lessor holds in memory
-	watchStats   watch.Stats  // written by the watch hub
+	pendingReads atomic.Int64   // reads waiting in the read-index actor
+	leasesHeld   atomic.Int64   // items the lessor holds in memory
+	watchStats   watch.Stats    // written by the watch hub
+	snapStats    snapshot.Stats // written by snapshot senders and the receiver
 	keys         apply.KeyCount
 	metrics      *metrics.Member  // observe.go
 	status       *statuspage.Page // status.go
@@ -169,6 +170,7 @@ func start(system *actor.ActorSystem, cfg Config, engine *storage.Engine) (*Node
 			Logger:          logger,
 		},
 		Snapshot: snapshot.ReceiverConfig{
+			Stats:     &n.snapStats,
 			Engine:    engine,
 			Dir:       filepath.Join(cfg.DataDir, "snap"),
 			ClusterID: id.GetClusterId(),
@@ -193,6 +195,7 @@ func start(system *actor.ActorSystem, cfg Config, engine *storage.Engine) (*Node
 				return apply.RemovedMember(v, id)
 			},
 			Snapshot: snapshot.SenderConfig{
+				Stats:  &n.snapStats,
 				Engine: engine,
 				Describe: func(snap *pebble.Snapshot) (uint64, *raftpb.ConfState, error) {
 					v := store.ViewOf(snap)

@@ -2,6 +2,7 @@ package cairn
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"runtime/debug"
@@ -13,6 +14,7 @@ import (
 	"github.com/cairnkv/cairn/actors/node"
 	"github.com/cairnkv/cairn/proto/cairnpb"
 	"github.com/cairnkv/cairn/statuspage"
+	"github.com/cairnkv/cairn/storage/directfs"
 )
 
 // The member's status page (package statuspage): what it reads besides the
@@ -89,8 +91,11 @@ func (n *Node) statusMemory() statuspage.Memory {
 	for _, it := range b {
 		row := statuspage.BudgetItem{Key: it.Key, What: it.What, Flags: it.Flags, Bytes: it.Bytes, OffHeap: it.OffHeap, PerClient: it.PerClient}
 		if u, ok := used[it.Key]; ok {
-			v := float64(u.bytes)
-			row.Used, row.Note = &v, u.note
+			row.Note = u.note
+			if !u.unread {
+				v := float64(u.bytes)
+				row.Used = &v
+			}
 		} else {
 			row.Note = "not measured"
 		}
@@ -101,35 +106,75 @@ func (n *Node) statusMemory() statuspage.Memory {
 
 type use struct {
 	bytes int64
-	note  string
+	note  string // how bytes is measured; or, if unread, why not now
+	// unread: the item could not be read at this moment (the note says why).
+	unread bool
 }
 
-// budgetUse measures the budget's items that can be read from outside their
-// owner actor, by key.
+func measured(bytes int64, note string) use { return use{bytes: bytes, note: note} }
+
+// budgetUse measures the budget's items, by key, from what their owners
+// publish for other goroutines (atomic counters, pebble's metrics): no
+// message to an actor, nothing that costs while nobody looks.
 func (n *Node) budgetUse() map[string]use {
 	db, lg := n.engine.DB.Metrics(), n.engine.Log.Metrics()
 	_, cached := n.log.CacheStats()
+	inflight := n.front.InFlight()
 	out := map[string]use{
-		"block-cache":  {db.BlockCache.Size, "pebble's cache metrics (one cache for both databases)"},
-		"memtables":    {int64(db.MemTable.Size + lg.MemTable.Size), "pebble's memtable metrics, both databases"},
-		"entry-cache":  {int64(cached), "the raft log's cache"},
-		"watch-stream": {n.watchStats.QueuedBytes.Load(), "queued in all streams together"},
+		"block-cache":  measured(db.BlockCache.Size, "pebble's cache metrics (one cache for both databases)"),
+		"memtables":    measured(int64(db.MemTable.Size+lg.MemTable.Size), "pebble's memtable metrics, both databases"),
+		"entry-cache":  measured(int64(cached), "the raft log's cache"),
+		"latest-cache": measured(n.store.LatestCacheUsed(), "as the cache counts its entries against its budget (each key and a fixed overhead for its map slot and record), as of the last applied batch"),
+		"waiting-proposals": measured(n.board.WaitingBytes(),
+			"data of the proposals the raft actor holds until a leader is known (the front door itself waits for a leader before it proposes, so this is rarely above 0)"),
+		"watch-hub": measured(n.watchStats.HubBytes.Load(),
+			"events the apply actor has sent to the hub and has not had acknowledged (the hub acknowledges each batch once it has handed it to the streams)"),
+		"snapshots": measured(n.snapStats.Sending.Load()+n.snapStats.Receiving.Load(),
+			"keys and values of the snapshot chunks sent and not acknowledged, and of the chunk being written here"),
+		"admitted": measured(inflight.Bytes, fmt.Sprintf("encoded size of the %d unary requests admitted and being served now, as admission control counts them (the budget allows as much again for their decoded form)", inflight.Requests)),
+		"request": measured(inflight.Bytes, fmt.Sprintf("all clients together: encoded size of the %d unary requests admitted now, decoded; "+
+			"a request gRPC is still receiving, and stream messages, are in gRPC's buffers, which it does not report", inflight.Requests)),
+		"range": measured(n.front.RangeBytes(), "all clients together: keys and values of the unary Range responses built and not yet encoded by gRPC "+
+			"(counted once built; a Txn's ranges, and the encoding, budgeted as much again, are not counted)"),
+		"watch-stream": measured(n.watchStats.QueuedBytes.Load(), "queued in all streams together"),
+	}
+	if taken, allocated, ok := n.engine.DirectWrites(); ok {
+		out["direct-writes"] = measured(int64(taken)*directfs.BufferBytes, fmt.Sprintf(
+			"%d of %d buffers taken by blob files being written now (%d allocated: a free one is kept, %d KiB, for the next file)",
+			taken, directfs.MaxBuffers, allocated, directfs.BufferBytes>>10))
+	} else {
+		out["direct-writes"] = measured(0, "none: blob files are written through the page cache (storage.Options.BufferedBlobWrites, or a filesystem other than the operating system's)")
 	}
 	st := n.board.Load()
 	// Entries after the commit index: on the leader, proposed and not
 	// committed; on a follower, received and not known committed.
-	if after, err := n.log.BytesAfter(st.Commit); err == nil {
-		key := "follower-received"
-		if st.State == raft.StateLeader {
-			key = "uncommitted"
-		}
-		out[key] = use{int64(after), "entries in the raft log after the commit index"}
+	after, err := n.log.BytesAfter(st.Commit)
+	key, other := "follower-received", "uncommitted"
+	if st.State == raft.StateLeader {
+		key, other = other, key
 	}
-	if applied := n.store.AppliedIndex(); applied <= st.Commit {
+	if err == nil {
+		out[key] = measured(int64(after), "entries in the raft log after the commit index")
+	} else {
+		out[key] = use{note: "not read at this moment: " + err.Error(), unread: true}
+	}
+	if st.State == raft.StateLeader {
+		out[other] = measured(0, "none on the leader: it receives no entries")
+	} else {
+		out[other] = measured(0, "none on a follower: it forwards proposals to the leader")
+	}
+	applied := n.store.AppliedIndex()
+	if applied > st.Commit {
+		// The board is published after the apply actor's batch: it is
+		// behind, and nothing committed waits.
+		out["applying"] = measured(0, "entries in the raft log between the applied and the commit index (none: the commit index published is behind the applied one)")
+	} else {
 		a, errA := n.log.BytesAfter(applied)
 		c, errC := n.log.BytesAfter(st.Commit)
-		if errA == nil && errC == nil {
-			out["applying"] = use{int64(a - c), "entries in the raft log between the applied and the commit index"}
+		if err := errors.Join(errA, errC); err == nil {
+			out["applying"] = measured(int64(a-c), "entries in the raft log between the applied and the commit index")
+		} else {
+			out["applying"] = use{note: "not read at this moment: " + err.Error(), unread: true}
 		}
 	}
 	return out

@@ -6,8 +6,9 @@
 //
 //   - the memory budget item by item (cairn.MemoryBudget, as
 //     `node --print-memory-budget` prints it), each beside what it uses now
-//     where the member measures it, and RSS and the Go heap against the
-//     budget's total;
+//     and a note that says what is counted (or, when a value cannot be
+//     read at that moment, why: Used is then null), and RSS and the Go
+//     heap against the budget's total;
 //   - per actor role: running actors, mailbox depth, messages handled per
 //     second, busy fraction, mean handling time and restarts;
 //   - raft: term, leader, commit and applied index, and, on the leader, each

@@ -2,7 +2,8 @@ package statuspage
 
 // Report is what /status.json answers. Sizes are bytes, durations seconds,
 // times Unix seconds. A nil *float64 (null) is a value not known: a rate
-// before the second sample, a budget item the member does not measure.
+// before the second sample, a budget item the member could not read at
+// that moment (its note says why).
 type Report struct {
 	Time     float64  `json:"time"`
 	Member   Member   `json:"member"`
