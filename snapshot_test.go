@@ -1,7 +1,9 @@
 package cairn_test
 
 import (
+	"encoding/json"
 	"fmt"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/cairnkv/cairn"
 	"github.com/cairnkv/cairn/cairntest"
+	"github.com/cairnkv/cairn/statuspage"
 )
 
 // shortLog keeps almost no raft log, so that members behind get snapshots.
@@ -83,6 +86,41 @@ func TestStoppedFollowerCatchesUpBySnapshot(t *testing.T) {
 		t.Fatalf("restarted follower has %v keys (%v), want 300", get.Count, err)
 	}
 	assertSameHashes(t, c)
+	// Once the transfer is over its chunks count on neither side.
+	for _, n := range []*cairntest.Node{c.Leader(), follower} {
+		waitBudgetUse(t, n, "snapshots", 0)
+	}
+}
+
+// waitBudgetUse waits until n's status page shows want bytes used by the
+// budget item key, for at most 30 s.
+func waitBudgetUse(t *testing.T, n *cairntest.Node, key string, want float64) {
+	t.Helper()
+	srv := httptest.NewServer(n.MonitorHandler())
+	defer srv.Close()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, body := get(t, srv.URL+"/status.json")
+		var rep statuspage.Report
+		if err := json.Unmarshal([]byte(body), &rep); err != nil {
+			t.Fatal(err)
+		}
+		var it *statuspage.BudgetItem
+		for i := range rep.Memory.Items {
+			if rep.Memory.Items[i].Key == key {
+				it = &rep.Memory.Items[i]
+			}
+		}
+		switch {
+		case it == nil || it.Used == nil:
+			t.Fatalf("%s: budget item %s not measured (%+v)", n.Name(), key, it)
+		case *it.Used == want:
+			return
+		case time.Now().After(deadline):
+			t.Fatalf("%s: %s uses %v bytes after 30s, want %v (%s)", n.Name(), key, *it.Used, want, it.Note)
+		}
+		time.Sleep(100 * time.Millisecond) // a new sample a second
+	}
 }
 
 // assertSameHashes checks that every running member's keyspace hashes alike
