@@ -42,8 +42,11 @@ type Proposal struct {
 	// ranges by it, so that all reach the same outcome (mvcc.TxnOptions).
 	// Zero or negative: no bound.
 	MaxResponseBytes int64 `protobuf:"varint,5,opt,name=max_response_bytes,json=maxResponseBytes,proto3" json:"max_response_bytes,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// assign_token, set in place of request, assigns a simple token on every
+	// member (etcd's InternalAuthenticateRequest with its simple token).
+	AssignToken   *AssignToken `protobuf:"bytes,6,opt,name=assign_token,json=assignToken,proto3" json:"assign_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Proposal) Reset() {
@@ -111,6 +114,82 @@ func (x *Proposal) GetMaxResponseBytes() int64 {
 	return 0
 }
 
+func (x *Proposal) GetAssignToken() *AssignToken {
+	if x != nil {
+		return x.AssignToken
+	}
+	return nil
+}
+
+// AssignToken is the simple token of an Authenticate: the proposing member
+// checked the password and chose the token; every member that applies the
+// entry holds the token's hash (auth.Tokens), mapped to the user, under
+// the entry's index. It carries neither the password nor the token, so
+// neither reaches the raft log.
+type AssignToken struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	User  string                 `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	// hash is the SHA-256 of the token's secret part (auth.HashSecret).
+	Hash []byte `protobuf:"bytes,2,opt,name=hash,proto3" json:"hash,omitempty"`
+	// auth_revision is the auth revision the password was checked at: apply
+	// refuses the assignment (auth's ErrAuthOldRevision) if the auth state
+	// changed since, and the proposing member checks the password again.
+	AuthRevision  uint64 `protobuf:"varint,3,opt,name=auth_revision,json=authRevision,proto3" json:"auth_revision,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AssignToken) Reset() {
+	*x = AssignToken{}
+	mi := &file_cairnpb_entry_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AssignToken) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AssignToken) ProtoMessage() {}
+
+func (x *AssignToken) ProtoReflect() protoreflect.Message {
+	mi := &file_cairnpb_entry_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AssignToken.ProtoReflect.Descriptor instead.
+func (*AssignToken) Descriptor() ([]byte, []int) {
+	return file_cairnpb_entry_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *AssignToken) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+func (x *AssignToken) GetHash() []byte {
+	if x != nil {
+		return x.Hash
+	}
+	return nil
+}
+
+func (x *AssignToken) GetAuthRevision() uint64 {
+	if x != nil {
+		return x.AuthRevision
+	}
+	return 0
+}
+
 // Origin identifies a waiter on one run of one member. A waiter is answered only
 // by the member and incarnation that created it: entries re-applied after a
 // restart find a new incarnation and answer nobody.
@@ -127,7 +206,7 @@ type Origin struct {
 
 func (x *Origin) Reset() {
 	*x = Origin{}
-	mi := &file_cairnpb_entry_proto_msgTypes[1]
+	mi := &file_cairnpb_entry_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -139,7 +218,7 @@ func (x *Origin) String() string {
 func (*Origin) ProtoMessage() {}
 
 func (x *Origin) ProtoReflect() protoreflect.Message {
-	mi := &file_cairnpb_entry_proto_msgTypes[1]
+	mi := &file_cairnpb_entry_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -152,7 +231,7 @@ func (x *Origin) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Origin.ProtoReflect.Descriptor instead.
 func (*Origin) Descriptor() ([]byte, []int) {
-	return file_cairnpb_entry_proto_rawDescGZIP(), []int{1}
+	return file_cairnpb_entry_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Origin) GetMemberId() uint64 {
@@ -191,7 +270,7 @@ type Member struct {
 
 func (x *Member) Reset() {
 	*x = Member{}
-	mi := &file_cairnpb_entry_proto_msgTypes[2]
+	mi := &file_cairnpb_entry_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -203,7 +282,7 @@ func (x *Member) String() string {
 func (*Member) ProtoMessage() {}
 
 func (x *Member) ProtoReflect() protoreflect.Message {
-	mi := &file_cairnpb_entry_proto_msgTypes[2]
+	mi := &file_cairnpb_entry_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -216,7 +295,7 @@ func (x *Member) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Member.ProtoReflect.Descriptor instead.
 func (*Member) Descriptor() ([]byte, []int) {
-	return file_cairnpb_entry_proto_rawDescGZIP(), []int{2}
+	return file_cairnpb_entry_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Member) GetId() uint64 {
@@ -267,7 +346,7 @@ type Identity struct {
 
 func (x *Identity) Reset() {
 	*x = Identity{}
-	mi := &file_cairnpb_entry_proto_msgTypes[3]
+	mi := &file_cairnpb_entry_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -279,7 +358,7 @@ func (x *Identity) String() string {
 func (*Identity) ProtoMessage() {}
 
 func (x *Identity) ProtoReflect() protoreflect.Message {
-	mi := &file_cairnpb_entry_proto_msgTypes[3]
+	mi := &file_cairnpb_entry_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -292,7 +371,7 @@ func (x *Identity) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Identity.ProtoReflect.Descriptor instead.
 func (*Identity) Descriptor() ([]byte, []int) {
-	return file_cairnpb_entry_proto_rawDescGZIP(), []int{3}
+	return file_cairnpb_entry_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Identity) GetName() string {
@@ -333,7 +412,7 @@ type ConfChangeContext struct {
 
 func (x *ConfChangeContext) Reset() {
 	*x = ConfChangeContext{}
-	mi := &file_cairnpb_entry_proto_msgTypes[4]
+	mi := &file_cairnpb_entry_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -345,7 +424,7 @@ func (x *ConfChangeContext) String() string {
 func (*ConfChangeContext) ProtoMessage() {}
 
 func (x *ConfChangeContext) ProtoReflect() protoreflect.Message {
-	mi := &file_cairnpb_entry_proto_msgTypes[4]
+	mi := &file_cairnpb_entry_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -358,7 +437,7 @@ func (x *ConfChangeContext) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfChangeContext.ProtoReflect.Descriptor instead.
 func (*ConfChangeContext) Descriptor() ([]byte, []int) {
-	return file_cairnpb_entry_proto_rawDescGZIP(), []int{4}
+	return file_cairnpb_entry_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ConfChangeContext) GetMember() *Member {
@@ -402,7 +481,7 @@ type Removed struct {
 
 func (x *Removed) Reset() {
 	*x = Removed{}
-	mi := &file_cairnpb_entry_proto_msgTypes[5]
+	mi := &file_cairnpb_entry_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -414,7 +493,7 @@ func (x *Removed) String() string {
 func (*Removed) ProtoMessage() {}
 
 func (x *Removed) ProtoReflect() protoreflect.Message {
-	mi := &file_cairnpb_entry_proto_msgTypes[5]
+	mi := &file_cairnpb_entry_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -427,7 +506,7 @@ func (x *Removed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Removed.ProtoReflect.Descriptor instead.
 func (*Removed) Descriptor() ([]byte, []int) {
-	return file_cairnpb_entry_proto_rawDescGZIP(), []int{5}
+	return file_cairnpb_entry_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Removed) GetId() uint64 {
@@ -448,17 +527,22 @@ var File_cairnpb_entry_proto protoreflect.FileDescriptor
 
 const file_cairnpb_entry_proto_rawDesc = "" +
 	"\n" +
-	"\x13cairnpb/entry.proto\x12\acairnpb\x1a\x13raft_internal.proto\"\x9c\x02\n" +
+	"\x13cairnpb/entry.proto\x12\acairnpb\x1a\x13raft_internal.proto\"\xd5\x02\n" +
 	"\bProposal\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12'\n" +
 	"\x06origin\x18\x02 \x01(\v2\x0f.cairnpb.OriginR\x06origin\x122\n" +
 	"\x05trace\x18\x03 \x03(\v2\x1c.cairnpb.Proposal.TraceEntryR\x05trace\x12;\n" +
 	"\arequest\x18\x04 \x01(\v2!.etcdserverpb.InternalRaftRequestR\arequest\x12,\n" +
-	"\x12max_response_bytes\x18\x05 \x01(\x03R\x10maxResponseBytes\x1a8\n" +
+	"\x12max_response_bytes\x18\x05 \x01(\x03R\x10maxResponseBytes\x127\n" +
+	"\fassign_token\x18\x06 \x01(\v2\x14.cairnpb.AssignTokenR\vassignToken\x1a8\n" +
 	"\n" +
 	"TraceEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"_\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"Z\n" +
+	"\vAssignToken\x12\x12\n" +
+	"\x04user\x18\x01 \x01(\tR\x04user\x12\x12\n" +
+	"\x04hash\x18\x02 \x01(\fR\x04hash\x12#\n" +
+	"\rauth_revision\x18\x03 \x01(\x04R\fauthRevision\"_\n" +
 	"\x06Origin\x12\x1b\n" +
 	"\tmember_id\x18\x01 \x01(\x04R\bmemberId\x12 \n" +
 	"\vincarnation\x18\x02 \x01(\x04R\vincarnation\x12\x16\n" +
@@ -497,28 +581,30 @@ func file_cairnpb_entry_proto_rawDescGZIP() []byte {
 	return file_cairnpb_entry_proto_rawDescData
 }
 
-var file_cairnpb_entry_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_cairnpb_entry_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_cairnpb_entry_proto_goTypes = []any{
 	(*Proposal)(nil),                         // 0: cairnpb.Proposal
-	(*Origin)(nil),                           // 1: cairnpb.Origin
-	(*Member)(nil),                           // 2: cairnpb.Member
-	(*Identity)(nil),                         // 3: cairnpb.Identity
-	(*ConfChangeContext)(nil),                // 4: cairnpb.ConfChangeContext
-	(*Removed)(nil),                          // 5: cairnpb.Removed
-	nil,                                      // 6: cairnpb.Proposal.TraceEntry
-	(*etcdserverpb.InternalRaftRequest)(nil), // 7: etcdserverpb.InternalRaftRequest
+	(*AssignToken)(nil),                      // 1: cairnpb.AssignToken
+	(*Origin)(nil),                           // 2: cairnpb.Origin
+	(*Member)(nil),                           // 3: cairnpb.Member
+	(*Identity)(nil),                         // 4: cairnpb.Identity
+	(*ConfChangeContext)(nil),                // 5: cairnpb.ConfChangeContext
+	(*Removed)(nil),                          // 6: cairnpb.Removed
+	nil,                                      // 7: cairnpb.Proposal.TraceEntry
+	(*etcdserverpb.InternalRaftRequest)(nil), // 8: etcdserverpb.InternalRaftRequest
 }
 var file_cairnpb_entry_proto_depIdxs = []int32{
-	1, // 0: cairnpb.Proposal.origin:type_name -> cairnpb.Origin
-	6, // 1: cairnpb.Proposal.trace:type_name -> cairnpb.Proposal.TraceEntry
-	7, // 2: cairnpb.Proposal.request:type_name -> etcdserverpb.InternalRaftRequest
-	2, // 3: cairnpb.ConfChangeContext.member:type_name -> cairnpb.Member
-	1, // 4: cairnpb.ConfChangeContext.origin:type_name -> cairnpb.Origin
-	5, // [5:5] is the sub-list for method output_type
-	5, // [5:5] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	2, // 0: cairnpb.Proposal.origin:type_name -> cairnpb.Origin
+	7, // 1: cairnpb.Proposal.trace:type_name -> cairnpb.Proposal.TraceEntry
+	8, // 2: cairnpb.Proposal.request:type_name -> etcdserverpb.InternalRaftRequest
+	1, // 3: cairnpb.Proposal.assign_token:type_name -> cairnpb.AssignToken
+	3, // 4: cairnpb.ConfChangeContext.member:type_name -> cairnpb.Member
+	2, // 5: cairnpb.ConfChangeContext.origin:type_name -> cairnpb.Origin
+	6, // [6:6] is the sub-list for method output_type
+	6, // [6:6] is the sub-list for method input_type
+	6, // [6:6] is the sub-list for extension type_name
+	6, // [6:6] is the sub-list for extension extendee
+	0, // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_cairnpb_entry_proto_init() }
@@ -532,7 +618,7 @@ func file_cairnpb_entry_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cairnpb_entry_proto_rawDesc), len(file_cairnpb_entry_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

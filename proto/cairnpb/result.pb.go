@@ -208,7 +208,10 @@ type Result struct {
 	//	*Result_Compaction
 	//	*Result_LeaseGrant
 	//	*Result_LeaseRevoke
-	Response      isResult_Response `protobuf_oneof:"response"`
+	Response isResult_Response `protobuf_oneof:"response"`
+	// index is the raft index of the entry answered, set for AssignToken:
+	// the token's number (auth.TokenOf).
+	Index         uint64 `protobuf:"varint,3,opt,name=index,proto3" json:"index,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -318,6 +321,13 @@ func (x *Result) GetLeaseRevoke() *etcdserverpb.LeaseRevokeResponse {
 	return nil
 }
 
+func (x *Result) GetIndex() uint64 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
 type isResult_Response interface {
 	isResult_Response()
 }
@@ -365,7 +375,7 @@ const file_cairnpb_result_proto_rawDesc = "" +
 	"\x14cairnpb/result.proto\x12\acairnpb\x1a\trpc.proto\"I\n" +
 	"\x05Error\x12&\n" +
 	"\x04code\x18\x01 \x01(\x0e2\x12.cairnpb.ErrorCodeR\x04code\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\tR\amessage\"\xc1\x03\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\"\xd7\x03\n" +
 	"\x06Result\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12$\n" +
 	"\x05error\x18\x02 \x01(\v2\x0e.cairnpb.ErrorR\x05error\x12-\n" +
@@ -378,7 +388,8 @@ const file_cairnpb_result_proto_rawDesc = "" +
 	"compaction\x12C\n" +
 	"\vlease_grant\x18\x0e \x01(\v2 .etcdserverpb.LeaseGrantResponseH\x00R\n" +
 	"leaseGrant\x12F\n" +
-	"\flease_revoke\x18\x0f \x01(\v2!.etcdserverpb.LeaseRevokeResponseH\x00R\vleaseRevokeB\n" +
+	"\flease_revoke\x18\x0f \x01(\v2!.etcdserverpb.LeaseRevokeResponseH\x00R\vleaseRevoke\x12\x14\n" +
+	"\x05index\x18\x03 \x01(\x04R\x05indexB\n" +
 	"\n" +
 	"\bresponse*\xa1\x05\n" +
 	"\tErrorCode\x12\x1a\n" +
