@@ -127,11 +127,12 @@ type Config struct {
 	// Auth: etcd's authentication (package auth). BcryptCost is the cost
 	// of password hashes made on this member (--bcrypt-cost, default 10);
 	// AuthTokenTTL how long a simple token stays good after its last use
-	// (--auth-token-ttl, default 300s); MaxAuthTokens bounds the tokens a
-	// member holds (default 65536; one more drops the least recently
-	// used). ClientCertAuth makes a verified client certificate's common
-	// name the user of a request without a token (--client-cert-auth);
-	// the gRPC server must then carry the TLS state (GRPCServerOptions).
+	// (--auth-token-ttl, default 300s); MaxAuthTokens bounds the simple
+	// tokens a member holds (default 65536; one more drops the least
+	// recently used; auth.Tokens). ClientCertAuth makes a verified client
+	// certificate's common name the user of a request without a token
+	// (--client-cert-auth); the gRPC server must then carry the TLS state
+	// (GRPCServerOptions).
 	BcryptCost     int
 	AuthTokenTTL   time.Duration
 	MaxAuthTokens  int

@@ -29,6 +29,7 @@ import (
 	"github.com/cairnkv/cairn/actors/snapshot"
 	"github.com/cairnkv/cairn/actors/transport"
 	"github.com/cairnkv/cairn/actors/watch"
+	"github.com/cairnkv/cairn/auth"
 	"github.com/cairnkv/cairn/frontdoor"
 	"github.com/cairnkv/cairn/metrics"
 	"github.com/cairnkv/cairn/proto/cairnpb"
@@ -150,11 +151,16 @@ func start(system *actor.ActorSystem, cfg Config, engine *storage.Engine) (*Node
 	rc.Recover = func() (uint64, *raftpb.ConfState, error) { return apply.Recover(store) }
 	rc.OnSync, rc.OnReceive, rc.OnDrop, rc.Tracer = m.OnSync, m.OnReceive(), m.OnDrop(), tracer
 
+	var simpleTokens *auth.Tokens
+	if cfg.AuthTokens == nil {
+		simpleTokens = auth.NewTokens(cfg.AuthTokenTTL, cfg.MaxAuthTokens, nil)
+	}
 	props := node.Props(node.Config{
 		Apply: apply.Config{
 			Store: store, Engine: engine, Log: log, MemberID: id.GetMemberId(), ClusterID: id.GetClusterId(), Incarnation: incarnation,
 			Compactor: compactorProps, Logger: logger, CatchUpBytes: cfg.ApplyCatchUpBytes,
 			Tracer: tracer, Keys: &n.keys, OnCommit: m.OnCommit, OnSlowApply: m.OnSlowApply, SlowApply: cfg.SlowRequest,
+			Tokens: simpleTokens,
 		},
 		LogCompactor: logcompactor.Config{
 			Log:     log,
@@ -280,9 +286,8 @@ func start(system *actor.ActorSystem, cfg Config, engine *storage.Engine) (*Node
 		SlowRequest: cfg.SlowRequest,
 
 		BcryptCost:     cfg.BcryptCost,
-		AuthTokenTTL:   cfg.AuthTokenTTL,
-		MaxAuthTokens:  cfg.MaxAuthTokens,
 		ClientCertAuth: cfg.ClientCertAuth,
+		SimpleTokens:   simpleTokens,
 		Tokens:         cfg.AuthTokens,
 
 		// Memory budget (budget.go).

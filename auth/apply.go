@@ -323,3 +323,30 @@ func revokePermission(w Writer, st Status, r *pb.AuthRoleRevokePermissionRequest
 	bumpRevision(w, st)
 	return nil
 }
+
+// CheckAssign decides, in apply, whether a simple token may be assigned to
+// user, whose password the proposing member checked at auth revision rev
+// (etcd's authStore.Authenticate, with the revision check etcd's server
+// makes after it): auth must be on, the user must exist with a password,
+// and the auth state must not have changed since the check, or the
+// password checked may be one that changed since. Every member decides
+// alike; a refusal assigns nothing anywhere.
+func CheckAssign(r Reader, user string, rev uint64) error {
+	st, err := ReadStatus(r)
+	if err != nil {
+		return err
+	}
+	if !st.Enabled {
+		return ErrAuthNotEnabled
+	}
+	u, err := GetUser(r, user)
+	switch {
+	case err != nil:
+		return err
+	case u == nil, u.GetOptions().GetNoPassword():
+		return ErrAuthFailed
+	case st.Revision != rev:
+		return ErrAuthOldRevision
+	}
+	return nil
+}

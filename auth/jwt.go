@@ -15,7 +15,8 @@ import (
 )
 
 // TokenProvider issues the tokens Authenticate answers with and tells whose
-// a token is: Tokens (simple) or JWT.
+// a token is, on its own member: JWT. (Simple tokens are assigned through
+// raft instead: Tokens.)
 type TokenProvider interface {
 	Issue(Info) (string, error)
 	Lookup(token string) (Info, bool)

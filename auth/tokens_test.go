@@ -1,25 +1,34 @@
 package auth
 
 import (
+	"strings"
 	"testing"
 	"time"
+
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 )
+
+// assign assigns a new token as every member's apply does, and returns the
+// token its client is given.
+func assign(tk *Tokens, user string, index uint64) string {
+	secret := NewSecret()
+	tk.Assign(HashSecret(secret), user, index)
+	return TokenOf(secret, index)
+}
 
 func TestTokensRenewExpireAndBound(t *testing.T) {
 	now := time.Unix(1000, 0)
 	clock := func() time.Time { return now }
 	tk := NewTokens(10*time.Second, 3, clock)
 
-	issue := func(ai Info) string {
-		tok, _ := tk.Issue(ai)
-		return tok
+	a := assign(tk, "a", 5)
+	if user, ok := tk.Lookup(a); !ok || user != "a" {
+		t.Fatalf("lookup of a new token: %q %v", user, ok)
 	}
-	a := issue(Info{User: "a", Revision: 5})
-	if ai, ok := tk.Lookup(a); !ok || ai.User != "a" || ai.Revision != 5 {
-		t.Fatalf("lookup of a new token: %+v %v", ai, ok)
-	}
-	if _, ok := tk.Lookup("nope.1"); ok {
-		t.Fatal("a token never issued was found")
+	for _, bad := range []string{"nope.1", "", strings.Split(a, ".")[0], strings.Split(a, ".")[0] + ".6", a + "0", "x" + a[1:]} {
+		if _, ok := tk.Lookup(bad); ok {
+			t.Fatalf("token %q was found: only %q is held", bad, a)
+		}
 	}
 	// Each use renews the TTL.
 	now = now.Add(8 * time.Second)
@@ -39,9 +48,9 @@ func TestTokensRenewExpireAndBound(t *testing.T) {
 	}
 
 	// At most 3: a fourth drops the least recently used.
-	b, c, d := issue(Info{User: "b"}), issue(Info{User: "c"}), issue(Info{User: "d"})
+	b, c, d := assign(tk, "b", 10), assign(tk, "c", 11), assign(tk, "d", 12)
 	tk.Lookup(b)
-	e := issue(Info{User: "e"})
+	e := assign(tk, "e", 13)
 	if tk.Len() != 3 {
 		t.Fatalf("%d tokens held, bound 3", tk.Len())
 	}
@@ -52,5 +61,49 @@ func TestTokensRenewExpireAndBound(t *testing.T) {
 		if _, ok := tk.Lookup(tok); !ok {
 			t.Fatalf("token %s dropped", tok)
 		}
+	}
+}
+
+func TestTokensDroppedAsEtcdDrops(t *testing.T) {
+	tk := NewTokens(time.Minute, 0, nil)
+	alice1, alice2, bob := assign(tk, "alice", 1), assign(tk, "alice", 2), assign(tk, "bob", 3)
+	held := func(tok string) bool { _, ok := tk.Lookup(tok); return ok }
+
+	// Changes that keep the tokens: another user's role, a role's grant.
+	tk.Applied(&pb.InternalRaftRequest{AuthUserGrantRole: &pb.AuthUserGrantRoleRequest{User: "alice", Role: "r"}})
+	tk.Applied(&pb.InternalRaftRequest{AuthRoleAdd: &pb.AuthRoleAddRequest{Name: "r"}})
+	if !held(alice1) || !held(alice2) || !held(bob) {
+		t.Fatal("a change of roles dropped tokens; etcd keeps them")
+	}
+	tk.Applied(&pb.InternalRaftRequest{AuthUserChangePassword: &pb.AuthUserChangePasswordRequest{Name: "alice"}})
+	if held(alice1) || held(alice2) || !held(bob) {
+		t.Fatal("a password change must drop that user's tokens only")
+	}
+	tk.Applied(&pb.InternalRaftRequest{AuthUserDelete: &pb.AuthUserDeleteRequest{Name: "bob"}})
+	if held(bob) {
+		t.Fatal("a deleted user's token is held")
+	}
+	carol := assign(tk, "carol", 4)
+	tk.Applied(&pb.InternalRaftRequest{AuthDisable: &pb.AuthDisableRequest{}})
+	if held(carol) || tk.Len() != 0 {
+		t.Fatalf("disabling auth kept %d tokens", tk.Len())
+	}
+	var none *Tokens // apply without simple tokens (JWT)
+	none.Assign(HashSecret("x"), "x", 1)
+	none.Applied(&pb.InternalRaftRequest{AuthDisable: &pb.AuthDisableRequest{}})
+	none.Clear()
+}
+
+func TestTokenForm(t *testing.T) {
+	s := NewSecret()
+	if len(s) != 16 || strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") != "" {
+		t.Fatalf("secret %q is not 16 letters", s)
+	}
+	if NewSecret() == s {
+		t.Fatal("two secrets alike")
+	}
+	tok := TokenOf(s, 42)
+	if i, ok := ParseToken(tok); !ok || i != 42 || tok != s+".42" {
+		t.Fatalf("token %q parses as %d %v", tok, i, ok)
 	}
 }

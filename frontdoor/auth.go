@@ -5,8 +5,10 @@ import (
 
 	"go.etcd.io/etcd/api/v3/authpb"
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 
 	"github.com/cairnkv/cairn/auth"
+	"github.com/cairnkv/cairn/proto/cairnpb"
 	"github.com/cairnkv/cairn/storage/mvcc"
 )
 
@@ -84,11 +86,46 @@ func (a *authServer) AuthStatus(ctx context.Context, _ *pb.AuthStatusRequest) (*
 	return &pb.AuthStatusResponse{Header: a.s.header(0), Enabled: st.Enabled, AuthRevision: st.Revision}, nil
 }
 
-// Authenticate checks the password against a linearizable view and issues
-// a token bound to the auth revision of that view. Unlike etcd it proposes
-// nothing: a simple token lives on this member only (auth.Tokens); a JWT is
-// good on every member with the key.
+// Authenticate checks the password against a linearizable view, as etcd
+// does on the member that receives the request. A JWT is then signed here,
+// good on every member with the key. A simple token is proposed, as etcd
+// proposes it, but as the hash of its secret (cairnpb.AssignToken; no
+// password, no token): every member holds it once it applies the entry,
+// whose index numbers the token. If the auth state changed between the
+// check and the entry (a password may have changed), apply refuses it and
+// the password is checked again, as etcd's server retries.
 func (a *authServer) Authenticate(ctx context.Context, r *pb.AuthenticateRequest) (*pb.AuthenticateResponse, error) {
+	for {
+		st, err := a.checkPassword(ctx, r)
+		if err != nil {
+			return nil, grpcError(err)
+		}
+		if a.s.simple == nil {
+			tok, err := a.s.tokens.Issue(auth.Info{User: r.GetName(), Revision: st.Revision})
+			if err != nil {
+				return nil, grpcError(err)
+			}
+			return &pb.AuthenticateResponse{Header: a.s.header(0), Token: tok}, nil
+		}
+		secret := auth.NewSecret()
+		hash := auth.HashSecret(secret)
+		res, err := a.s.proposeProposal(ctx, &cairnpb.Proposal{AssignToken: &cairnpb.AssignToken{
+			User: r.GetName(), Hash: hash[:], AuthRevision: st.Revision,
+		}})
+		if err != nil && grpcError(err) == rpctypes.ErrGRPCAuthOldRevision {
+			a.s.cfg.Logger.Info("revision when password checked became stale; retrying", "user-name", r.GetName())
+			continue
+		}
+		if err != nil {
+			return nil, grpcError(err)
+		}
+		return &pb.AuthenticateResponse{Header: a.s.header(0), Token: auth.TokenOf(secret, res.GetIndex())}, nil
+	}
+}
+
+// checkPassword checks r's password against a linearizable view and
+// returns the auth state it was checked against.
+func (a *authServer) checkPassword(ctx context.Context, r *pb.AuthenticateRequest) (auth.Status, error) {
 	var (
 		st   auth.Status
 		hash []byte
@@ -112,18 +149,14 @@ func (a *authServer) Authenticate(ctx context.Context, r *pb.AuthenticateRequest
 		return nil
 	})
 	if err != nil {
-		return nil, grpcError(err)
+		return st, err
 	}
 	// bcrypt's tens of milliseconds outside the shared view.
 	if err := auth.CheckPassword(hash, r.GetPassword()); err != nil {
 		a.s.cfg.Logger.Info("authentication failed", "user-name", r.GetName())
-		return nil, grpcError(err)
+		return st, err
 	}
-	tok, err := a.s.tokens.Issue(auth.Info{User: r.GetName(), Revision: st.Revision})
-	if err != nil {
-		return nil, grpcError(err)
-	}
-	return &pb.AuthenticateResponse{Header: a.s.header(0), Token: tok}, nil
+	return st, nil
 }
 
 func (a *authServer) UserAdd(ctx context.Context, r *pb.AuthUserAddRequest) (*pb.AuthUserAddResponse, error) {

@@ -87,14 +87,12 @@ type Config struct {
 	// BcryptCost is the cost of the password hashes of users added or
 	// changed through this member (etcd's --bcrypt-cost). Default 10.
 	BcryptCost int
-	// AuthTokenTTL is how long a simple token stays good after its last use
-	// (etcd's --auth-token-ttl). Default 300s. MaxAuthTokens bounds the
-	// tokens this member holds (auth.Tokens). Default 65536.
-	AuthTokenTTL  time.Duration
-	MaxAuthTokens int
-	// Tokens, if not nil, issues and reads tokens instead of simple ones
-	// (auth.JWT).
-	Tokens auth.TokenProvider
+	// SimpleTokens are the member's simple tokens, which its apply actor
+	// assigns (apply.Config.Tokens): Authenticate proposes one, requests
+	// present them. Tokens, if not nil, issues and reads tokens instead
+	// (auth.JWT). One of the two is required.
+	SimpleTokens *auth.Tokens
+	Tokens       auth.TokenProvider
 	// ClientCertAuth makes the common name of a client's verified
 	// certificate its user when it sends no token (etcd's
 	// --client-cert-auth). The gRPC server must hand the TLS state to
@@ -173,8 +171,9 @@ type Server struct {
 	views viewCache
 	// reads batches read index requests (linearize.go).
 	reads readBatcher
-	// tokens issues and reads the tokens of Authenticate (auth.go): the
-	// simple tokens this member issued, or Config.Tokens.
+	// simple are the simple tokens (Config.SimpleTokens), nil when tokens
+	// (Config.Tokens) issues and reads the tokens of Authenticate (auth.go).
+	simple *auth.Tokens
 	tokens auth.TokenProvider
 	// inFlight admits requests within Config.InFlight (admission.go).
 	inFlight *inFlight
@@ -196,14 +195,13 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("frontdoor: MemberID must not be zero")
 	case inFlightErr != nil:
 		return nil, inFlightErr
+	case (cfg.SimpleTokens == nil) == (cfg.Tokens == nil):
+		return nil, errors.New("frontdoor: one of SimpleTokens and Tokens is required")
 	case !auth.ValidBcryptCost(cfg.BcryptCost):
 		return nil, fmt.Errorf("frontdoor: bcrypt-cost %d is outside bcrypt's range (4 to 31)", cfg.BcryptCost)
 	}
 	s := &Server{cfg: cfg, leaseIDs: newIDGenerator(cfg.MemberID, time.Now()), headerBytes: etcdHeaderBytes(cfg.MemberID),
-		views: viewCache{store: cfg.Store}, tokens: cfg.Tokens, inFlight: newInFlight(cfg.InFlight)}
-	if s.tokens == nil {
-		s.tokens = auth.NewTokens(cfg.AuthTokenTTL, cfg.MaxAuthTokens, nil)
-	}
+		views: viewCache{store: cfg.Store}, simple: cfg.SimpleTokens, tokens: cfg.Tokens, inFlight: newInFlight(cfg.InFlight)}
 	if cfg.Stopping != nil {
 		go func() {
 			<-cfg.Stopping

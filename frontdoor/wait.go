@@ -72,6 +72,13 @@ func (s *Server) propose(ctx context.Context, r *pb.InternalRaftRequest) (*cairn
 	if size := s.requestSize(r); size > s.cfg.MaxRequestBytes {
 		return nil, errTooLarge
 	}
+	return s.proposeProposal(ctx, &cairnpb.Proposal{Request: r})
+}
+
+// proposeProposal proposes p, filling in its id, origin and trace context,
+// and returns the apply actor's result.
+func (s *Server) proposeProposal(ctx context.Context, p *cairnpb.Proposal) (*cairnpb.Result, error) {
+	r := p.GetRequest()
 	if err := s.waitLeader(ctx); err != nil {
 		return nil, err
 	}
@@ -80,16 +87,13 @@ func (s *Server) propose(ctx context.Context, r *pb.InternalRaftRequest) (*cairn
 	s.pending.Add(1)
 	defer s.pending.Add(-1)
 	m, err := s.ask(ctx, func(w replyTarget) {
-		p := &cairnpb.Proposal{
-			Id: s.nextID.Add(1),
-			Origin: &cairnpb.Origin{
-				MemberId:    s.cfg.MemberID,
-				Incarnation: s.cfg.Incarnation,
-				Waiter:      w.PID().GetId(),
-			},
-			Request: r,
-			Trace:   s.cfg.Tracer.Carrier(ctx),
+		p.Id = s.nextID.Add(1)
+		p.Origin = &cairnpb.Origin{
+			MemberId:    s.cfg.MemberID,
+			Incarnation: s.cfg.Incarnation,
+			Waiter:      w.PID().GetId(),
 		}
+		p.Trace = s.cfg.Tracer.Carrier(ctx)
 		if r.GetTxn() != nil {
 			// Every member bounds the txn's ranges by this member's bound,
 			// so that all decide alike whether it applies.

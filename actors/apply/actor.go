@@ -1,6 +1,7 @@
 package apply
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/cairnkv/cairn/actors/watch"
+	"github.com/cairnkv/cairn/auth"
 	"github.com/cairnkv/cairn/proto/cairnpb"
 	"github.com/cairnkv/cairn/storage"
 	"github.com/cairnkv/cairn/storage/mvcc"
@@ -67,6 +69,11 @@ type Config struct {
 	// OnSlowApply. Default 100ms (etcd's --warning-apply-duration).
 	SlowApply   time.Duration
 	OnSlowApply func()
+	// Tokens, if not nil, holds the simple tokens as this member applies
+	// them (auth.Tokens): AssignToken entries add one, auth changes drop
+	// them as etcd's do, a snapshot drops all. nil (JWT tokens): AssignToken
+	// entries are decided alike and hold nothing here.
+	Tokens *auth.Tokens
 }
 
 // Validate names the first missing field.
@@ -363,6 +370,14 @@ func (a *applyActor) applyNormal(b *mvcc.Batch, e *raftpb.Entry, p *cairnpb.Prop
 	if len(p.GetTrace()) > 0 && a.cfg.Tracer.On() {
 		out.span = a.startSpan(p, e)
 	}
+	if at := p.GetAssignToken(); at != nil {
+		res, err := a.assignToken(b, at, e.GetIndex())
+		if err != nil {
+			return out, fmt.Errorf("apply: entry %d: %w", e.GetIndex(), err)
+		}
+		out.answer = a.answerFor(p.GetOrigin(), p.GetId(), res)
+		return out, nil
+	}
 	// Only the member a client waits on builds the ranges of a txn; every
 	// member bounds them alike (mvcc.Batch.TxnWith).
 	txn := mvcc.TxnOptions{MaxResponseBytes: p.GetMaxResponseBytes(), Answer: a.waits(p.GetOrigin())}
@@ -374,6 +389,9 @@ func (a *applyActor) applyNormal(b *mvcc.Batch, e *raftpb.Entry, p *cairnpb.Prop
 		return out, fmt.Errorf("apply: entry %d: %w", e.GetIndex(), err)
 	}
 	a.noteLease(req, res)
+	if res.GetError() == nil && auth.IsAuthRequest(req) {
+		a.cfg.Tokens.Applied(req)
+	}
 	if res.GetCompaction() != nil {
 		out.compactRev = req.GetCompaction().GetRevision()
 	}
@@ -405,4 +423,24 @@ func confChangeResult(ok bool, refusal cairnpb.ErrorCode) *cairnpb.Result {
 		return &cairnpb.Result{}
 	}
 	return errorResult(refusal, "configuration change refused: "+refusal.String())
+}
+
+// assignToken applies a simple token's assignment: every member decides
+// alike whether it may be (auth.CheckAssign) and, if so, holds its hash
+// under the entry's index. The answer carries the index, the token's
+// number.
+func (a *applyActor) assignToken(b *mvcc.Batch, at *cairnpb.AssignToken, index uint64) (*cairnpb.Result, error) {
+	if err := auth.CheckAssign(b, at.GetUser(), at.GetAuthRevision()); err != nil {
+		if !isAuthError(err) {
+			return nil, fmt.Errorf("assign token: %w", err)
+		}
+		return errorResult(cairnpb.ErrorCode_ERROR_CODE_AUTH, err.Error()), nil
+	}
+	hash := at.GetHash()
+	if len(hash) != sha256.Size {
+		// No member of this version proposes one; all refuse it alike.
+		return errorResult(cairnpb.ErrorCode_ERROR_CODE_INTERNAL, "token hash of a wrong size"), nil
+	}
+	a.cfg.Tokens.Assign([sha256.Size]byte(hash), at.GetUser(), index)
+	return &cairnpb.Result{Index: index}, nil
 }

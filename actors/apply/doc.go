@@ -41,7 +41,12 @@
 // auth.Checker whether that user may make it, against the auth state at
 // the entry's place in the log, and refuses it alike on every member
 // (ERROR_CODE_AUTH) if not. Auth changes (AuthEnable, AuthUserAdd, ...)
-// are applied by auth.Apply into the auth records, in the same batch.
+// are applied by auth.Apply into the auth records, in the same batch. A
+// proposal's AssignToken (Authenticate with simple tokens) is decided by
+// auth.CheckAssign alike on every member and, if allowed, puts the token's
+// hash in Config.Tokens under the entry's index, which the answer carries;
+// auth changes that drop tokens drop them there (auth.Tokens.Applied),
+// and installing a snapshot drops them all.
 //
 // Invariants:
 //

@@ -26,6 +26,10 @@ func (a *applyActor) installSnapshot(ctx actor.Context, m *cairnpb.InstallSnapsh
 	if err != nil {
 		return
 	}
+	// The snapshot may have skipped entries that dropped tokens (a user's
+	// deletion, auth disabled): drop them all; their clients authenticate
+	// again.
+	a.cfg.Tokens.Clear()
 	// The store jumped: the watch hub's watchers read what they missed.
 	a.watch.Sync(ctx, a.cfg.Store.Rev())
 	if a.cfg.Keys != nil {
