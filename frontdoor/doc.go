@@ -25,7 +25,8 @@
 //
 // Auth (auth.go, authinfo.go, authadmin.go, watchauth.go; package auth):
 // etcd's Auth service. A request's user is its token's (gRPC metadata
-// "token": a simple token this member issued, or a JWT), or with
+// "token": a simple token, which every member holds once it applied its
+// assignment, or a JWT), or with
 // Config.ClientCertAuth its verified certificate's common name. Proposals
 // carry the user in their RequestHeader and apply decides their
 // permission; reads, watches and lease questions are checked here against
