@@ -211,6 +211,6 @@ func (c Config) raftConfig(applied uint64) *raft.Config {
 		PreVote:                   true,
 		ReadOnlyOption:            raft.ReadOnlySafe,
 		StepDownOnRemoval:         true,
-		Logger:                    logger{c.Logger.With("component", "raft")},
+		Logger:                    newLogger(c.Logger.With("component", "raft")),
 	}
 }
