@@ -12,6 +12,8 @@ import (
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/cairnkv/cairn/auth"
@@ -116,10 +118,14 @@ func (l *leaseServer) LeaseTimeToLive(ctx context.Context, r *pb.LeaseTimeToLive
 			return nil
 		}
 		resp.Keys = [][]byte{}
+		bound := l.s.listBound()
 		// As etcd: the keys are shown only to a user who may read each.
 		return authorize(v, ai, func(c *auth.Checker) error {
 			return v.LeaseKeys(r.GetID(), func(k []byte) error {
 				if err := c.Read(k, nil); err != nil {
+					return err
+				}
+				if err := bound.add(len(k) + sliceOverhead); err != nil {
 					return err
 				}
 				resp.Keys = append(resp.Keys, bytes.Clone(k))
@@ -159,7 +165,11 @@ func (l *leaseServer) LeaseLeases(ctx context.Context, _ *pb.LeaseLeasesRequest)
 		}); err != nil {
 			return err
 		}
+		bound := l.s.listBound()
 		return v.Leases(func(id, _, _ int64) error {
+			if err := bound.add(leaseStatusBytes); err != nil {
+				return err
+			}
 			resp.Leases = append(resp.Leases, &pb.LeaseStatus{ID: id})
 			return nil
 		})
@@ -268,3 +278,37 @@ func (g *idGenerator) next() uint64 {
 }
 
 func lowBits(x uint64, n uint) uint64 { return x & (math.MaxUint64 >> (64 - n)) }
+
+// Listings of leases and of a lease's keys are held whole until answered,
+// as a range is, and are bounded like one by MaxResponseBytes: etcd builds
+// them whole whatever their size. The bytes counted are what the response
+// holds in memory, not its encoding (smaller).
+const (
+	// sliceOverhead is a key's slice header in the response.
+	sliceOverhead = 24
+	// leaseStatusBytes is one LeaseStatus: its pointer, and the message
+	// (protobuf-go's state, sizeCache, unknown fields and ID).
+	leaseStatusBytes = 8 + 64
+)
+
+// listBound counts the bytes of a listing against MaxResponseBytes.
+type listBound struct{ left int64 }
+
+func (s *Server) listBound() *listBound {
+	if s.cfg.MaxResponseBytes <= 0 {
+		return &listBound{left: math.MaxInt64}
+	}
+	return &listBound{left: s.cfg.MaxResponseBytes}
+}
+
+// add takes n bytes, or fails with the error of a response over
+// max-response-bytes.
+func (b *listBound) add(n int) error {
+	if b.left -= int64(n); b.left < 0 {
+		return errListTooLarge
+	}
+	return nil
+}
+
+var errListTooLarge = status.Error(codes.ResourceExhausted,
+	"etcdserver: the listing is larger than max-response-bytes; etcd has no such bound, and Cairn answers no listing that would not fit its memory budget")

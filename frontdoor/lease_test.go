@@ -9,6 +9,8 @@ import (
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/cairnkv/cairn"
 	"github.com/cairnkv/cairn/cairntest"
@@ -317,4 +319,55 @@ func TestLeaseExpiryDeletesKeysInOneRevision(t *testing.T) {
 	eventually(t, 5*time.Second, "the lessor still holds the revoked lease", func() bool {
 		return n.LeasesHeld() == 0
 	})
+}
+
+// TestLeaseListingsBounded: the listing of leases and of a lease's keys is
+// bounded by max-response-bytes, as a range is, and one over it fails with
+// ResourceExhausted instead of being built whole.
+func TestLeaseListingsBounded(t *testing.T) {
+	c := cairntest.Start(t, func(c *cairn.Config) { c.MaxResponseBytes = 2000 }).Client
+	ctx := cairntest.Ctx(t)
+	lease, err := c.Grant(ctx, 60)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 20 keys of 50 bytes fit (with their slice headers: 1,480 bytes).
+	for i := range 20 {
+		if _, err := c.Put(ctx, fmt.Sprintf("%050d", i), "v", clientv3.WithLease(lease.ID)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ttl, err := c.TimeToLive(ctx, lease.ID, clientv3.WithAttachedKeys())
+	if err != nil || len(ttl.Keys) != 20 {
+		t.Fatalf("time to live with 20 keys: %d keys, %v", len(ttl.Keys), err)
+	}
+	for i := 20; i < 40; i++ {
+		if _, err := c.Put(ctx, fmt.Sprintf("%050d", i), "v", clientv3.WithLease(lease.ID)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.TimeToLive(ctx, lease.ID, clientv3.WithAttachedKeys()); status.Code(err) != codes.ResourceExhausted {
+		t.Fatalf("time to live with 40 keys of 50 bytes: %v, want ResourceExhausted", err)
+	}
+	// Without the keys it is answered.
+	if _, err := c.TimeToLive(ctx, lease.ID); err != nil {
+		t.Fatal(err)
+	}
+	// 20 leases fit (1,440 bytes), 30 do not.
+	for range 19 {
+		if _, err := c.Grant(ctx, 60); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ls, err := c.Leases(ctx); err != nil || len(ls.Leases) != 20 {
+		t.Fatalf("leases: %d, %v; want 20", len(ls.Leases), err)
+	}
+	for range 10 {
+		if _, err := c.Grant(ctx, 60); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.Leases(ctx); status.Code(err) != codes.ResourceExhausted {
+		t.Fatalf("30 leases: %v, want ResourceExhausted", err)
+	}
 }

@@ -50,7 +50,9 @@ type Config struct {
 	// RangeStream, before the member has built more than about this much.
 	// etcd has no such bound. A Txn that writes carries this bound in its
 	// proposal: every member applies it with the same bound, and one over
-	// it changes nothing (mvcc.Batch.TxnWith). Zero or negative: no bound.
+	// it changes nothing (mvcc.Batch.TxnWith). It bounds the listings of
+	// leases and of a lease's keys the same way (lease.go). Zero or
+	// negative: no bound.
 	MaxResponseBytes int64
 	// RequestTimeout bounds every wait for raft or apply. Default 7s (etcd's
 	// 5s plus two election timeouts).
