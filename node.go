@@ -135,7 +135,7 @@ func start(system *actor.ActorSystem, cfg Config, engine *storage.Engine) (*Node
 	n.status = n.newStatusPage()
 	m := n.metrics
 
-	compactorProps, err := compactor.Props(compactor.Config{Store: store, Logger: logger})
+	compactorProps, err := compactor.Props(compactor.Config{Store: store, WaitTimeout: 2 * cfg.RequestTimeout, Logger: logger})
 	if err != nil {
 		return nil, err
 	}

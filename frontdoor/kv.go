@@ -2,6 +2,7 @@ package frontdoor
 
 import (
 	"context"
+	"fmt"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 
@@ -162,6 +163,12 @@ func (s *Server) askCompacted(ctx context.Context, rev int64) (*cairnpb.Compacte
 	if err != nil {
 		return nil, err
 	}
-	c, _ := m.(*cairnpb.Compacted)
-	return c, nil
+	switch m := m.(type) {
+	case *cairnpb.Compacted:
+		return m, nil
+	case *cairnpb.Result:
+		return nil, fromProto(m.GetError())
+	default:
+		return nil, fmt.Errorf("frontdoor: unexpected answer %T to a physical compaction", m)
+	}
 }

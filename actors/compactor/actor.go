@@ -18,8 +18,14 @@ type Config struct {
 	// Chunk is the most revisions removed in one pebble batch. Default 1000.
 	Chunk int
 	// Slice is how long one message may spend removing history. Default 50ms.
-	Slice  time.Duration
-	Logger *slog.Logger
+	Slice time.Duration
+	// WaitTimeout is how long a WaitCompacted is kept: its asker gives up
+	// by then (the front door's request timeout). Default 1m.
+	WaitTimeout time.Duration
+	// MaxWaiters bounds the WaitCompacted kept at once; beyond it, one is
+	// answered with TOO_MANY_REQUESTS. Default 10,000.
+	MaxWaiters int
+	Logger     *slog.Logger
 }
 
 // Props returns the props of a compactor.
@@ -33,6 +39,12 @@ func Props(cfg Config) (*actor.Props, error) {
 	if cfg.Slice == 0 {
 		cfg.Slice = 50 * time.Millisecond
 	}
+	if cfg.WaitTimeout == 0 {
+		cfg.WaitTimeout = time.Minute
+	}
+	if cfg.MaxWaiters == 0 {
+		cfg.MaxWaiters = 10_000
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -40,8 +52,9 @@ func Props(cfg Config) (*actor.Props, error) {
 }
 
 type waiter struct {
-	rev int64
-	to  *actor.PID
+	rev      int64
+	to       *actor.PID
+	deadline time.Time
 }
 
 type compactorActor struct {
@@ -65,7 +78,14 @@ func (a *compactorActor) Receive(ctx actor.Context) {
 			ctx.Respond(&cairnpb.Compacted{Revision: a.done})
 			return
 		}
-		a.waiters = append(a.waiters, waiter{rev: m.GetRevision(), to: ctx.Sender()})
+		now := time.Now()
+		a.dropExpired(now)
+		if len(a.waiters) >= a.cfg.MaxWaiters {
+			ctx.Respond(&cairnpb.Result{Error: &cairnpb.Error{
+				Code: cairnpb.ErrorCode_ERROR_CODE_TOO_MANY_REQUESTS, Message: "too many physical compactions waiting"}})
+			return
+		}
+		a.waiters = append(a.waiters, waiter{rev: m.GetRevision(), to: ctx.Sender(), deadline: now.Add(a.cfg.WaitTimeout)})
 	}
 }
 
@@ -100,5 +120,18 @@ func (a *compactorActor) answer(ctx actor.Context) {
 		}
 		kept = append(kept, w)
 	}
+	a.waiters = kept
+}
+
+// dropExpired forgets the waiters whose askers have given up: a compaction
+// that keeps failing answers nobody, and its waiters must not pile up.
+func (a *compactorActor) dropExpired(now time.Time) {
+	kept := a.waiters[:0]
+	for _, w := range a.waiters {
+		if now.Before(w.deadline) {
+			kept = append(kept, w)
+		}
+	}
+	clear(a.waiters[len(kept):])
 	a.waiters = kept
 }

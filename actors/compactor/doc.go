@@ -9,4 +9,7 @@
 // the actor stays responsive and stops promptly; storage/mvcc records its
 // progress, so a restart resumes it. A compaction that fails is retried at the
 // next CompactHistory or restart; its waiters are answered only on success.
+// A waiter is kept at most Config.WaitTimeout (its asker has given up by
+// then), and at most Config.MaxWaiters at once: one more is answered with a
+// Result of TOO_MANY_REQUESTS.
 package compactor
