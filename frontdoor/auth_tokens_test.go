@@ -1,10 +1,7 @@
 package frontdoor_test
 
 import (
-	"bytes"
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -269,27 +266,7 @@ func TestAuthSimpleTokenOnlyHashedInRaftLog(t *testing.T) {
 		n.Stop()
 	}
 	for name, dir := range dirs {
-		found := false
-		err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
-			if err != nil || d.IsDir() {
-				return err
-			}
-			b, err := os.ReadFile(path)
-			if err != nil {
-				return err
-			}
-			found = found || bytes.Contains(b, hash[:])
-			for _, s := range []string{tok, secret, alicePw} {
-				if bytes.Contains(b, []byte(s)) {
-					t.Errorf("%s holds a secret %q", path, s)
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !found {
+		if !scanDataDir(t, dir, hash[:], []string{tok, secret, alicePw}) {
 			t.Errorf("the data directory of %s does not hold the token's hash: the scan proves nothing", name)
 		}
 	}

@@ -28,15 +28,7 @@ func BenchmarkPutNewKeysOnDisk(b *testing.B) {
 }
 
 func benchPutNewKeysOnDisk(b *testing.B, prefetch bool) {
-	e, err := storage.Open(b.TempDir(), storage.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer e.Close()
-	s, err := mvcc.Open(e.DB)
-	if err != nil {
-		b.Fatal(err)
-	}
+	s := openOnDisk(b)
 	value := make([]byte, 100)
 	applied := uint64(0)
 	const perBatch = 1000
@@ -95,15 +87,7 @@ func benchPutNewKeysOnDisk(b *testing.B, prefetch bool) {
 // holding 200,000 keys of 256 B flushed to sstables (cmd/bench's
 // speed-lin-reads reads from such tables and the memtable).
 func BenchmarkGetOnDisk(b *testing.B) {
-	e, err := storage.Open(b.TempDir(), storage.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer e.Close()
-	s, err := mvcc.Open(e.DB)
-	if err != nil {
-		b.Fatal(err)
-	}
+	e, s := openEngineOnDisk(b)
 	const keys = 200_000
 	key := func(i int) []byte { return fmt.Appendf(nil, "key/%09d", i*7919%keys) }
 	value := make([]byte, 256)
@@ -136,4 +120,26 @@ func BenchmarkGetOnDisk(b *testing.B) {
 	if cpu0 >= 0 {
 		b.ReportMetric(float64(cpuTime(b)-cpu0)/float64(b.N), "cpu-ns/op")
 	}
+}
+
+// openEngineOnDisk opens a store on disk with the engine's real options,
+// closed when the benchmark ends.
+func openEngineOnDisk(b *testing.B) (*storage.Engine, *mvcc.Store) {
+	b.Helper()
+	e, err := storage.Open(b.TempDir(), storage.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { e.Close() })
+	s, err := mvcc.Open(e.DB)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return e, s
+}
+
+// openOnDisk is openEngineOnDisk's store.
+func openOnDisk(b *testing.B) *mvcc.Store {
+	_, s := openEngineOnDisk(b)
+	return s
 }
