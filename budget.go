@@ -81,8 +81,8 @@ func (c Config) MemoryBudget() MemoryBudget {
 			Bytes: 2 * int64(c.MaxRequestBytes), PerClient: "request"},
 		{Key: "range", What: "unary range: its key-values and their encoding", Flags: "2 x --max-response-bytes",
 			Bytes: 2 * max(c.MaxResponseBytes, 0), PerClient: "range"},
-		{Key: "watch-stream", What: "watch stream: its queue and the handler's pull", Flags: "--watch-queue-bytes + 256 KiB",
-			Bytes: c.Watch.QueueBytes + c.Watch.PullBytes, PerClient: "stream"},
+		{Key: "watch-stream", What: "watch stream: its queue, the handler's pull and its watchers", Flags: "--watch-queue-bytes + 256 KiB + --watch-watcher-bytes",
+			Bytes: c.Watch.QueueBytes + c.Watch.PullBytes + c.Watch.WatcherBytes, PerClient: "stream"},
 	}
 }
 

@@ -382,3 +382,54 @@ func TestWatchEventsInOrderUnderLoad(t *testing.T) {
 		}
 	}
 }
+
+// TestWatchersPerStreamBounded: a stream's watchers hold at most
+// --watch-watcher-bytes; one created beyond it is created canceled with the
+// reason, the others go on, and a cancelled watcher makes room again.
+func TestWatchersPerStreamBounded(t *testing.T) {
+	// A watcher of one 5-byte key costs 384 + 2*(5+6) = 406 bytes: 9 fit.
+	c := cairntest.Start(t, func(c *cairn.Config) { c.Watch.WatcherBytes = 9 * 406 }).Client
+	ctx := cairntest.Ctx(t)
+	created := func(ctx context.Context, key string) (clientv3.WatchChan, clientv3.WatchResponse) {
+		t.Helper()
+		wch := c.Watch(ctx, key, clientv3.WithCreatedNotify())
+		select {
+		case wr := <-wch:
+			return wch, wr
+		case <-time.After(20 * time.Second):
+			t.Fatalf("watch of %s: no answer", key)
+			return nil, clientv3.WatchResponse{}
+		}
+	}
+	first, cancelFirst := context.WithCancel(ctx)
+	firstCh, wr := created(first, "k-000")
+	if !wr.Created || wr.Canceled {
+		t.Fatalf("first watch: %+v", wr)
+	}
+	var last clientv3.WatchChan
+	for i := 1; i < 9; i++ {
+		wch, wr := created(ctx, fmt.Sprintf("k-%03d", i))
+		if !wr.Created || wr.Canceled {
+			t.Fatalf("watch %d: %+v", i, wr)
+		}
+		last = wch
+	}
+	_, wr = created(ctx, "k-009")
+	if !wr.Canceled || !strings.Contains(wr.Err().Error(), "too many watchers") {
+		t.Fatalf("tenth watch: canceled %v, %v; want canceled for too many watchers", wr.Canceled, wr.Err())
+	}
+	// The nine go on.
+	if _, err := c.Put(ctx, "k-008", "v"); err != nil {
+		t.Fatal(err)
+	}
+	if evs := collect(t, last, 1); string(evs[0].Kv.Key) != "k-008" {
+		t.Fatalf("watch of k-008 got %q", evs[0].Kv.Key)
+	}
+	cancelFirst()
+	for range firstCh {
+		// Closed once the member has cancelled it.
+	}
+	if _, wr := created(ctx, "k-010"); !wr.Created || wr.Canceled {
+		t.Fatalf("watch after a cancel: %+v", wr)
+	}
+}

@@ -46,6 +46,12 @@ type Options struct {
 	// MaxStreams bounds the streams open at once; more are refused with
 	// etcd's "too many requests". Default 0: no bound.
 	MaxStreams int
+	// WatcherBytes bounds what one stream's watchers hold (WatcherCost
+	// each: their key ranges, twice, and their state): a watcher created
+	// beyond it is created canceled, with ErrTooManyWatchers as the reason.
+	// etcd has no such bound. Default 1 MiB: about 2,500 watchers of
+	// 100-byte prefixes per stream.
+	WatcherBytes int64
 	// ProgressNotifyInterval is how often a watcher created with
 	// progress_notify is told the revision when nothing else was sent to it
 	// (etcd's --watch-progress-notify-interval), plus up to a tenth of it as
@@ -78,6 +84,9 @@ func (o Options) WithDefaults() Options {
 	if o.MaxRequests == 0 {
 		o.MaxRequests = 16
 	}
+	if o.WatcherBytes == 0 {
+		o.WatcherBytes = 1 << 20
+	}
 	if o.ProgressNotifyInterval == 0 {
 		o.ProgressNotifyInterval = 10 * time.Minute
 	}
@@ -104,6 +113,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("watch: max requests (%d) must not be negative", o.MaxRequests)
 	case o.MaxStreams < 0:
 		return fmt.Errorf("watch: max streams (%d) must not be negative", o.MaxStreams)
+	case o.WatcherBytes < 0:
+		return fmt.Errorf("watch: watcher bytes (%d) must not be negative", o.WatcherBytes)
 	case o.ProgressNotifyInterval < 0:
 		return fmt.Errorf("watch: progress notify interval (%v) must not be negative", o.ProgressNotifyInterval)
 	}

@@ -75,7 +75,9 @@
 //     stay within HubBytes (Stats.HubBytes: how much now). A stream's mailbox holds what the hub sent and
 //     the stream has not handled: a stream never waits on the network, only
 //     on short reads of one chunk of history, so it drains as fast as the
-//     CPU allows.
+//     CPU allows. A stream's watchers cost at most WatcherBytes
+//     (WatcherCost each); a watcher created beyond it is created canceled
+//     with ErrTooManyWatchers, as etcd answers a watcher it cannot create.
 //  7. A progress notification at revision R is sent only when the hub has
 //     forwarded every event up to R to the stream and the watcher (for a
 //     progress request, every watcher of the stream) is synced with

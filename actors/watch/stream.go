@@ -23,6 +23,10 @@ var (
 	errDuplicateID = errors.New("mvcc: duplicate watch ID provided on the WatchStream")
 )
 
+// ErrTooManyWatchers is the cancel reason of a watcher created beyond
+// Options.WatcherBytes on its stream. etcd has no such bound.
+var ErrTooManyWatchers = errors.New("etcdserver: too many watchers on this stream (watch-watcher-bytes); open another stream or watch a wider range")
+
 // Watch IDs with a meaning of their own (clientv3.AutoWatchID and
 // clientv3.InvalidWatchID).
 const (
@@ -136,6 +140,8 @@ type stream struct {
 	queue  []entry
 	queued int64 // bytes in queue
 
+	watcherBytes int64 // WatcherCost of the watchers
+
 	pullMax      int64 // bytes of the parked pull; 0 if none
 	requestsDone uint32
 
@@ -214,6 +220,10 @@ func (s *stream) create(c *pb.WatchCreateRequest) {
 	case s.watchers[id] != nil:
 		err = errDuplicateID
 	}
+	cost := WatcherCost(r.start, r.end)
+	if err == nil && s.watcherBytes+cost > s.cfg.WatcherBytes {
+		err = ErrTooManyWatchers
+	}
 	if err != nil {
 		s.push(entry{watch: invalidWatchID, resp: &pb.WatchResponse{
 			Header: s.header(rev), WatchId: invalidWatchID, Created: true, Canceled: true,
@@ -244,6 +254,7 @@ func (s *stream) create(c *pb.WatchCreateRequest) {
 		}
 	}
 	s.watchers[id] = w
+	s.watcherBytes += cost
 	s.subs[w.sub] = w
 	s.idx.add(w.r, w)
 	s.env.subscribe(w.sub, w.r)
@@ -272,6 +283,7 @@ func (s *stream) cancel(id int64) {
 	s.drop(w)
 	s.forgetQueued(id)
 	delete(s.watchers, id)
+	s.watcherBytes -= WatcherCost(w.r.start, w.r.end)
 	s.push(entry{watch: invalidWatchID, resp: &pb.WatchResponse{
 		Header: s.header(s.cfg.Store.Rev()), WatchId: id, Canceled: true,
 	}})
@@ -788,4 +800,14 @@ func (s *stream) hubRevision(rev int64) {
 		}
 	}
 	s.flush()
+}
+
+// watcherOverhead is a watcher's state beside its key range: the watcher,
+// its map entries in the stream, its index entry and the hub's.
+const watcherOverhead = 384
+
+// WatcherCost is what a watcher of [key, rangeEnd) counts for in
+// Options.WatcherBytes: its range is held by the stream and by the hub.
+func WatcherCost(key, rangeEnd []byte) int64 {
+	return watcherOverhead + 2*int64(len(key)+len(rangeEnd))
 }

@@ -69,6 +69,7 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 	maxStreams := fs.Uint64("max-concurrent-streams", math.MaxUint32, "Maximum concurrent gRPC streams of one client connection (etcd's flag; the default is no bound).")
 	fs.DurationVar(&c.Watch.ProgressNotifyInterval, "watch-progress-notify-interval", 10*time.Minute, "Duration of periodic watch progress notifications.")
 	fs.Int64Var(&c.Watch.QueueBytes, "watch-queue-bytes", 1<<20, "Most bytes of responses a watch stream holds for its client; a watcher whose events do not fit catches up from history.")
+	fs.Int64Var(&c.Watch.WatcherBytes, "watch-watcher-bytes", 1<<20, "Most bytes one watch stream's watchers hold (their key ranges, twice, and 384 bytes each); a watcher created beyond it is created canceled.")
 	heartbeat := fs.Uint("heartbeat-interval", uint(rd.TickInterval/time.Millisecond), "Time (in milliseconds) of a heartbeat interval.")
 	election := fs.Uint("election-timeout", uint(rd.ElectionTimeout()/time.Millisecond), "Time (in milliseconds) for an election to timeout.")
 	fs.Int64Var(&c.Storage.CacheBytes, "pebble-cache-bytes", sd.CacheBytes, "Size in bytes of pebble's block cache.")
