@@ -135,6 +135,9 @@ func Open(dataDir string, opts Options) (*Engine, error) {
 		return nil, err
 	}
 	opts = opts.withDefaults()
+	if err := refuseForeign(opts.FS, dataDir); err != nil {
+		return nil, err
+	}
 	if opts.FS == vfs.Default && !opts.BufferedBlobWrites {
 		opts.FS = directfs.New()
 	}

@@ -1,7 +1,10 @@
 package storage
 
 import (
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/cairnkv/cairn/storage/directfs"
@@ -156,4 +159,31 @@ func TestBlobFilesWrittenDirect(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// An etcd data directory is refused, not served as an empty store; a
+// volume's lost+found is not mistaken for one.
+func TestOpenRefusesEtcdDataDir(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "member", "wal"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if e, err := Open(dir, Options{}); !errors.Is(err, ErrForeignDataDir) {
+		if err == nil {
+			e.Close()
+		}
+		t.Fatalf("open of an etcd data directory: %v, want ErrForeignDataDir", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, stateDir)); !os.IsNotExist(err) {
+		t.Fatalf("the refused directory was written to: %v", err)
+	}
+	other := t.TempDir()
+	if err := os.Mkdir(filepath.Join(other, "lost+found"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	e, err := Open(other, Options{})
+	if err != nil {
+		t.Fatalf("open beside lost+found: %v", err)
+	}
+	e.Close()
 }
