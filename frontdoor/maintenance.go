@@ -44,6 +44,18 @@ func (m *maintenanceServer) Defragment(ctx context.Context, _ *pb.DefragmentRequ
 	return &pb.DefragmentResponse{Header: m.s.header(0)}, nil
 }
 
+// Hash returns the hash of the whole state machine (mvcc.ReadView.HashAll),
+// as etcd's hashes its whole backend. The value differs from etcd's.
+func (m *maintenanceServer) Hash(ctx context.Context, _ *pb.HashRequest) (*pb.HashResponse, error) {
+	v := m.s.cfg.Store.Read()
+	defer v.Close()
+	h, err := v.HashAll()
+	if err != nil {
+		return nil, grpcError(err)
+	}
+	return &pb.HashResponse{Header: m.s.header(v.Rev()), Hash: h}, nil
+}
+
 // HashKV returns the hash of the keyspace at a revision (0: the current
 // one). Members that applied the same entries return the same hash. The
 // value differs from etcd's, which hashes a different encoding.

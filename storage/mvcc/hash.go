@@ -106,3 +106,44 @@ func hashHistory(rd pebble.Reader, compactRev, rev int64) (uint32, error) {
 	}
 	return crc, nil
 }
+
+// HashAll returns a CRC-32C hash of every record of the state machine the
+// view sees (etcd's Maintenance.Hash, which hashes its whole backend):
+// keys, versions, revision log, leases, auth and the cluster's records,
+// all but the member's own bookkeeping (the system meta records: the
+// revision and applied index it reached, how far physical compaction got).
+// Members that applied the same entries and finished the same physical
+// compactions return the same hash; unlike Hash, a compaction still
+// removing history on one member changes its hash until it is done, as in
+// etcd. It reads the whole store.
+func (v *ReadView) HashAll() (uint32, error) {
+	if err := v.usable(); err != nil {
+		return 0, err
+	}
+	it, err := v.snap.NewIter(&pebble.IterOptions{
+		LowerBound: []byte{prefixMeta},
+		UpperBound: []byte{prefixEnd},
+	})
+	if err != nil {
+		return 0, err
+	}
+	var crc uint32
+	for ok := it.First(); ok; ok = it.Next() {
+		k := it.Key()
+		if len(k) >= 2 && k[0] == prefixMeta && k[1] == metaSystem {
+			continue
+		}
+		val, err := it.ValueAndErr()
+		if err != nil {
+			_ = it.Close()
+			return 0, err
+		}
+		crc = crc32.Update(crc, castagnoli, k)
+		crc = crc32.Update(crc, castagnoli, val)
+	}
+	err = it.Error()
+	if cerr := it.Close(); err == nil {
+		err = cerr
+	}
+	return crc, v.valid(err)
+}
