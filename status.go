@@ -170,9 +170,8 @@ func (n *Node) budgetUse() map[string]use {
 		out["applying"] = measured(0, "entries in the raft log between the applied and the commit index (none: the commit index published is behind the applied one)")
 	} else {
 		a, errA := n.log.BytesAfter(applied)
-		c, errC := n.log.BytesAfter(st.Commit)
-		if err := errors.Join(errA, errC); err == nil {
-			out["applying"] = measured(int64(a-c), "entries in the raft log between the applied and the commit index")
+		if err := errors.Join(errA, err); err == nil {
+			out["applying"] = measured(int64(a-after), "entries in the raft log between the applied and the commit index")
 		} else {
 			out["applying"] = use{note: "not read at this moment: " + err.Error(), unread: true}
 		}

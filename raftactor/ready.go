@@ -153,16 +153,22 @@ type outbox struct {
 }
 
 func (o *outbox) add(m *raftpb.Message) {
+	b := o.batch(m.GetTo())
+	b.Messages = append(b.Messages, m)
+}
+
+// batch returns the batch for member to, started if there is none yet.
+func (o *outbox) batch(to uint64) *cairnpb.RaftBatch {
 	if o.batches == nil {
 		o.batches = map[uint64]*cairnpb.RaftBatch{}
 	}
-	b, ok := o.batches[m.GetTo()]
+	b, ok := o.batches[to]
 	if !ok {
-		b = &cairnpb.RaftBatch{To: m.GetTo()}
-		o.batches[m.GetTo()] = b
-		o.order = append(o.order, m.GetTo())
+		b = &cairnpb.RaftBatch{To: to}
+		o.batches[to] = b
+		o.order = append(o.order, to)
 	}
-	b.Messages = append(b.Messages, m)
+	return b
 }
 
 // route puts a message for another member in the outbox, except a snapshot,

@@ -37,29 +37,18 @@ func (a *raftActor) stepForwarded(ctx actor.Context, m *raftpb.Message) {
 		}
 		return
 	}
-	if a.cfg.Transport == nil {
-		return
-	}
 	refusal := a.refusal(err)
-	batches := map[uint64]*cairnpb.RaftBatch{}
-	var order []uint64
+	var out outbox
 	for _, e := range m.GetEntries() {
 		o := proposalOrigin(e.GetData())
 		if o == nil || o.GetMemberId() == a.cfg.ID || !reply.IsWaiterID(o.GetWaiter()) {
 			continue
 		}
-		b, ok := batches[o.GetMemberId()]
-		if !ok {
-			b = &cairnpb.RaftBatch{To: o.GetMemberId()}
-			batches[o.GetMemberId()] = b
-			order = append(order, o.GetMemberId())
-		}
+		b := out.batch(o.GetMemberId())
 		b.Refused = append(b.Refused, &cairnpb.RefusedProposal{
 			Incarnation: o.GetIncarnation(), Waiter: o.GetWaiter(), Error: refusal})
 	}
-	for _, to := range order {
-		ctx.Send(a.cfg.Transport, batches[to])
-	}
+	a.flush(ctx, &out)
 }
 
 // deliverRefusal hands a refusal of one of this member's forwarded
