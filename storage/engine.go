@@ -263,8 +263,8 @@ func dbOptions(opts Options, cache *pebble.Cache) *pebble.Options {
 		// block-cache lookup fewer (as CockroachDB sizes them). A small
 		// gain: BenchmarkGetOnDisk 15.0 -> 14.6 µs of CPU per get (medians
 		// of 4); cmd/bench's linearizable gets of 256 B values on 3 members,
-		// 6 alternating rounds on a busy machine: more reads per second in
-		// 5 of the 6 pairs.
+		// 4 alternating pairs of rounds on a busy machine: more reads per
+		// second in 3 of them (and 256 B puts in 2 of 2).
 		po.Levels[i].IndexBlockSize = 256 << 10
 		po.Levels[i].Compression = func() *sstable.CompressionProfile { return valuesUncompressed }
 	}
