@@ -2,6 +2,7 @@ package watch
 
 import (
 	"math/rand/v2"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -21,8 +22,14 @@ func Props(cfg Config) (*actor.Props, error) {
 	}
 	cfg = cfg.withDefaults()
 	stopChild := actor.NewOneForOneStrategy(0, 0, func(any) actor.Directive { return actor.StopDirective })
-	return actor.PropsFromProducer(func() actor.Actor { return newHubActor(&cfg) },
-		actor.WithSupervisor(stopChild)), nil
+	// The producer runs once per instance: at the spawn, then at each
+	// restart by the supervisor.
+	var instances atomic.Int64
+	return actor.PropsFromProducer(func() actor.Actor {
+		a := newHubActor(&cfg)
+		a.restarted = instances.Add(1) > 1
+		return a
+	}, actor.WithSupervisor(stopChild)), nil
 }
 
 // newHubActor returns a hub actor with its state set up: whatever message
@@ -46,6 +53,9 @@ type hubActor struct {
 	pids    map[string]*actor.PID // streams by id
 	inboxes map[string]*actor.PID // their handlers' inboxes, by stream id
 	props   *actor.Props
+	// restarted: an earlier instance ran, whose unacknowledged events the
+	// apply actor still counts.
+	restarted bool
 }
 
 func (a *hubActor) send(to string, msg proto.Message) {
@@ -58,9 +68,13 @@ func (a *hubActor) Receive(ctx actor.Context) {
 	a.ctx = ctx
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
-		if a.cfg.Apply != nil {
+		if a.cfg.Apply != nil && a.restarted {
 			// Whatever an earlier incarnation did not acknowledge is covered
-			// by starting at the store's revision.
+			// by starting at the store's revision. Not at the first start:
+			// the apply actor's feed is new then and counts nothing, and
+			// the node is still spawning it (protoactor registers a PID
+			// before its mailbox is ready: a message then races its
+			// spawn).
 			ctx.Send(a.cfg.Apply, &cairnpb.WatchEventsAck{Revision: a.h.rev})
 		}
 	case *cairnpb.WatchEvents:
