@@ -1,5 +1,6 @@
 // Package alias decodes protobuf messages whose large bytes fields alias
-// the encoded input instead of being copied out of it.
+// the encoded input instead of being copied out of it, and encodes them
+// without copying those fields.
 //
 // protobuf-go copies every bytes field it decodes. On the path of a 1 MiB
 // value through a member, the value is decoded from a buffer that is
@@ -10,4 +11,8 @@
 // instead, and decodes everything else with protobuf itself, so that the
 // result is what proto.Unmarshal returns (the package's tests compare the
 // two on arbitrary inputs).
+//
+// MarshalParts is the other direction: an encoding in pieces, each large
+// bytes field a piece of its own, the message's own slice, for a sender that
+// writes a list of buffers (gRPC does) rather than one.
 package alias
