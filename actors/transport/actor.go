@@ -122,7 +122,9 @@ func (t *transportActor) send(ctx actor.Context, b *cairnpb.RaftBatch) {
 	if t.cfg.OnSend != nil {
 		t.cfg.OnSend(b.GetTo(), proto.Size(b))
 	}
-	ctx.Send(actor.NewPID(addr, t.cfg.RaftID), b)
+	// A batch with large entries goes as a splicedBatch, which PeerCodec
+	// encodes without a copy of them for each follower (splice.go).
+	ctx.Send(actor.NewPID(addr, t.cfg.RaftID), splice(b))
 }
 
 // join tells a new member the cluster's ID and members.

@@ -22,7 +22,9 @@ import (
 //     remoting has already serialized) into a new buffer: it encodes what
 //     surrounds it and hands gRPC the data itself as one of the buffers of
 //     the message. gRPC's codec copied every 1 MiB raft entry into a fresh
-//     buffer once per follower.
+//     buffer once per follower. A spliced batch's placeholder (splice.go)
+//     is replaced by the batch's encoding, whose large entries' data are
+//     buffers of their own too: the entries themselves, not copies.
 //   - Unmarshal copies the received frames into one buffer and decodes the
 //     envelopes' message_data as slices of it, where gRPC's codec copied
 //     them out again; a large RaftBatch is then decoded with its entries'
@@ -57,18 +59,32 @@ func (c peerCodec) Marshal(v any) (mem.BufferSlice, error) {
 	return marshalBatch(rm.GetMessageBatch())
 }
 
+// hasLargeEnvelope reports whether an envelope of b carries large data or
+// a spliced batch's placeholder (splice.go).
 func hasLargeEnvelope(b *remote.MessageBatch) bool {
 	for _, e := range b.GetEnvelopes() {
-		if len(e.GetMessageData()) >= aliasBytes {
+		if data := e.GetMessageData(); len(data) >= aliasBytes {
+			return true
+		} else if _, ok := placeholderToken(data); ok {
 			return true
 		}
 	}
 	return false
 }
 
+// envelopeData returns the pieces of an envelope's message_data: the data
+// itself, or the encoding of the spliced batch its placeholder stands for.
+func envelopeData(data []byte) ([][]byte, int, error) {
+	if token, ok := placeholderToken(data); ok {
+		return splicedParts(token)
+	}
+	return [][]byte{data}, len(data), nil
+}
+
 // marshalBatch encodes RemoteMessage{message_batch: b}: the batch's other
-// fields first, then each envelope, a large message_data as a buffer of its
-// own. Fields may come in any order on the wire; repeated ones keep theirs.
+// fields first, then each envelope, large pieces of its message_data as
+// buffers of their own. Fields may come in any order on the wire; repeated
+// ones keep theirs.
 func marshalBatch(b *remote.MessageBatch) (mem.BufferSlice, error) {
 	envs := b.Envelopes
 	b.Envelopes = nil
@@ -77,24 +93,28 @@ func marshalBatch(b *remote.MessageBatch) (mem.BufferSlice, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Each envelope without its large data (the writer that built the
-	// batch hands it to gRPC and no longer touches it).
+	// Each envelope without its data (the writer that built the batch
+	// hands it to gRPC and no longer touches it), and the data's pieces.
 	smalls := make([][]byte, len(envs))
+	datas := make([][][]byte, len(envs))
 	sizes := make([]int, len(envs))
 	batchLen := len(rest)
 	for i, e := range envs {
 		data := e.MessageData
-		if len(data) >= aliasBytes {
-			e.MessageData = nil
+		pieces, n, err := envelopeData(data)
+		if err != nil {
+			return nil, err
 		}
+		datas[i] = pieces
+		e.MessageData = nil
 		smalls[i], err = proto.Marshal(e)
 		e.MessageData = data
 		if err != nil {
 			return nil, err
 		}
 		sizes[i] = len(smalls[i])
-		if len(data) >= aliasBytes {
-			sizes[i] += protowire.SizeTag(envelopeMessageData) + protowire.SizeBytes(len(data))
+		if len(data) > 0 {
+			sizes[i] += protowire.SizeTag(envelopeMessageData) + protowire.SizeBytes(n)
 		}
 		batchLen += protowire.SizeTag(batchEnvelopes) + protowire.SizeBytes(sizes[i])
 	}
@@ -107,10 +127,21 @@ func marshalBatch(b *remote.MessageBatch) (mem.BufferSlice, error) {
 		buf = protowire.AppendTag(buf, batchEnvelopes, protowire.BytesType)
 		buf = protowire.AppendVarint(buf, uint64(sizes[i]))
 		buf = append(buf, smalls[i]...)
-		if data := e.MessageData; len(data) >= aliasBytes {
-			buf = protowire.AppendTag(buf, envelopeMessageData, protowire.BytesType)
-			buf = protowire.AppendVarint(buf, uint64(len(data)))
-			out = append(out, mem.SliceBuffer(buf), mem.SliceBuffer(data))
+		if len(e.MessageData) == 0 {
+			continue
+		}
+		n := 0
+		for _, p := range datas[i] {
+			n += len(p)
+		}
+		buf = protowire.AppendTag(buf, envelopeMessageData, protowire.BytesType)
+		buf = protowire.AppendVarint(buf, uint64(n))
+		for _, p := range datas[i] {
+			if len(p) < aliasBytes {
+				buf = append(buf, p...)
+				continue
+			}
+			out = append(out, mem.SliceBuffer(buf), mem.SliceBuffer(p))
 			buf = nil
 		}
 	}

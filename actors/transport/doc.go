@@ -25,7 +25,10 @@
 // sets it on both sides): the same protobuf on the wire, without the copy
 // of each raft entry gRPC's own codec makes when it sends and receives; a
 // large RaftBatch it receives is decoded by aliasSerializer, its entries'
-// data left in the buffer received rather than copied out by protobuf.
+// data left in the buffer received rather than copied out by protobuf. A
+// RaftBatch with large entries is sent as a splicedBatch (splice.go), which
+// PeerCodec encodes with those entries' data themselves as buffers: a
+// leader no longer copies an entry once per follower.
 //
 // Remote delivery is at most once and silently drops what cannot be sent;
 // raft tolerates lost messages, and PeerUnreachable makes it probe rather

@@ -1,12 +1,15 @@
 package loopback
 
 import (
+	"bytes"
 	"fmt"
 	"sync"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/remote"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/cairnkv/cairn/proto/alias"
 )
 
 // Network is a set of connected actor systems. The zero value is not usable;
@@ -107,10 +110,21 @@ func (n *Network) deliver(from string, pid *actor.PID, message any) {
 		return
 	}
 	// Marshal and unmarshal, as remoting does, so that no memory is shared
-	// between members.
-	data, err := proto.Marshal(pm)
-	if err != nil {
-		return
+	// between members. A message that remoting's codec encodes in pieces
+	// (actors/transport's spliced raft batches) is encoded the same way.
+	var data []byte
+	if s, ok := pm.(interface{ Unspliced() proto.Message }); ok {
+		pm = s.Unspliced()
+		parts, _, err := alias.MarshalParts(pm, spliceFrom)
+		if err != nil {
+			return
+		}
+		data = bytes.Join(parts, nil)
+	} else {
+		var err error
+		if data, err = proto.Marshal(pm); err != nil {
+			return
+		}
 	}
 	clone := pm.ProtoReflect().New().Interface()
 	if err := proto.Unmarshal(data, clone); err != nil {
@@ -133,6 +147,10 @@ func (n *Network) deliver(from string, pid *actor.PID, message any) {
 	}
 	proc.SendUserMessage(pid, env)
 }
+
+// spliceFrom is the smallest bytes field MarshalParts hands on (any size
+// will do: the pieces are joined).
+const spliceFrom = 32 << 10
 
 // link is the process through which a system reaches a PID of another.
 type link struct {
