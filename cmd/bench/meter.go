@@ -118,6 +118,54 @@ func scrapeMetric(ctx context.Context, url, name string) (float64, error) {
 	return v, nil
 }
 
+// scrapeMetricSum returns the sum of every sample of name on a metrics
+// page, whatever their labels; 0 if it has none.
+func scrapeMetricSum(ctx context.Context, url, name string) (float64, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return metricSum(resp.Body, name)
+}
+
+// metricSum sums the samples "name{labels} value" and "name value" in
+// Prometheus text.
+func metricSum(r io.Reader, name string) (float64, error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	sum := 0.0
+	for sc.Scan() {
+		line := sc.Text()
+		rest, ok := strings.CutPrefix(line, name)
+		if !ok || (!strings.HasPrefix(rest, " ") && !strings.HasPrefix(rest, "{")) {
+			continue
+		}
+		if i := strings.LastIndex(rest, "}"); i >= 0 {
+			rest = rest[i+1:]
+		}
+		f := strings.Fields(rest)
+		if len(f) == 0 {
+			continue
+		}
+		v, err := strconv.ParseFloat(f[0], 64)
+		if err != nil {
+			return 0, fmt.Errorf("metric %s: %w", name, err)
+		}
+		sum += v
+	}
+	return sum, sc.Err()
+}
+
 // metricValue finds the sample "name value [timestamp]" in Prometheus
 // text.
 func metricValue(r io.Reader, name string) (float64, error) {

@@ -58,3 +58,19 @@ go_memstats_alloc_bytes_total_other 7
 		t.Error("metricValue of an absent metric: no error")
 	}
 }
+
+func TestMetricSum(t *testing.T) {
+	text := `# TYPE cairn_actor_restarts_total counter
+cairn_actor_restarts_total{actor="apply"} 2
+cairn_actor_restarts_total{actor="raft",x="a}b"} 3
+cairn_actor_restarts_total_other 7
+cairn_actor_restarts_total 1
+`
+	v, err := metricSum(strings.NewReader(text), "cairn_actor_restarts_total")
+	if err != nil || v != 6 {
+		t.Errorf("metricSum = %v, %v; want 6", v, err)
+	}
+	if v, err := metricSum(strings.NewReader(text), "absent_total"); err != nil || v != 0 {
+		t.Errorf("metricSum of an absent metric = %v, %v; want 0", v, err)
+	}
+}

@@ -37,9 +37,12 @@ var workloads = []Workload{
 // (-workloads small-puts,lin-reads); speedLoads (speed.go) are the three
 // loads of make bench-speed (-workloads speed), which add what each request
 // costs.
+// The flood of issue 10's overload benchmark (overload.go) also runs only
+// when named.
 var speedWorkloads = append([]Workload{
 	&smallKV{name: "small-puts"},
 	&smallKV{name: "lin-reads", reads: true},
+	&overloadFlood{},
 }, speedLoads...)
 
 // Kind says what unit a figure is in and so how it is printed.
