@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	"google.golang.org/grpc"
@@ -26,6 +27,10 @@ import (
 // limits let in, and the request memory of a member is bounded by its
 // configuration instead of by the number of clients.
 //
+// Within those limits, the member admits fewer requests at once while they
+// take longer than a target latency (adaptive.go): a flood is refused rather
+// than queued behind the requests already waiting.
+//
 // The per-connection limits leave the other clients their share when one
 // floods: a connection may hold at most that much of the member's limits.
 // Streams (Watch, LeaseKeepAlive, RangeStream, Snapshot) have bounds of
@@ -38,14 +43,19 @@ import (
 type InFlightLimits struct {
 	Requests, Bytes         int64
 	ConnRequests, ConnBytes int64
+	// Latency is the time admitted requests should take at most: while
+	// they take longer, the member admits fewer at once (adaptive.go).
+	// Negative: Requests alone bounds them.
+	Latency time.Duration
 }
 
 // DefaultInFlightLimits are the limits used for zero fields: 2,048 requests
 // and 32 MiB per member, and half of each per connection. A member serving
 // as many puts of 1 MiB as the default uncommitted raft log holds (64 MiB)
 // keeps at most 32 in flight: more would only wait in raft's queue.
+// Requests should take at most 500 ms.
 func DefaultInFlightLimits() InFlightLimits {
-	return InFlightLimits{Requests: 2048, Bytes: 32 << 20, ConnRequests: 1024, ConnBytes: 16 << 20}
+	return InFlightLimits{Requests: 2048, Bytes: 32 << 20, ConnRequests: 1024, ConnBytes: 16 << 20, Latency: 500 * time.Millisecond}
 }
 
 // WithDefaults returns l with its zero fields set to the defaults.
@@ -62,6 +72,9 @@ func (l InFlightLimits) WithDefaults() InFlightLimits {
 	}
 	if l.ConnBytes == 0 {
 		l.ConnBytes = d.ConnBytes
+	}
+	if l.Latency == 0 {
+		l.Latency = d.Latency
 	}
 	return l
 }
@@ -90,12 +103,14 @@ type inFlight struct {
 	requests int64
 	bytes    int64
 	conns    map[string]*load
+	adaptive adaptiveLimit
 }
 
 type load struct{ requests, bytes int64 }
 
 func newInFlight(l InFlightLimits) *inFlight {
-	return &inFlight{lim: l.WithDefaults(), conns: map[string]*load{}}
+	l = l.WithDefaults()
+	return &inFlight{lim: l, conns: map[string]*load{}, adaptive: newAdaptiveLimit(l.Latency, l.Requests)}
 }
 
 // within reports whether adding n to used stays within limit (negative: no
@@ -111,7 +126,7 @@ func (f *inFlight) admit(conn string, size int64) bool {
 	if c == nil {
 		c = &load{}
 	}
-	if !within(f.requests, 1, f.lim.Requests) || !within(f.bytes, size, f.lim.Bytes) ||
+	if !within(f.requests, 1, f.lim.Requests) || !f.adaptive.admits(f.requests) || !within(f.bytes, size, f.lim.Bytes) ||
 		!within(c.requests, 1, f.lim.ConnRequests) || !within(c.bytes, size, f.lim.ConnBytes) {
 		f.refused.Add(1)
 		return false
@@ -124,10 +139,11 @@ func (f *inFlight) admit(conn string, size int64) bool {
 	return true
 }
 
-// release gives back what admit took.
-func (f *inFlight) release(conn string, size int64) {
+// release gives back what admit took, for a request that took took.
+func (f *inFlight) release(conn string, size int64, took time.Duration) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.adaptive.done(took, time.Now())
 	f.requests--
 	f.bytes -= size
 	c := f.conns[conn]
@@ -143,12 +159,14 @@ func (f *inFlight) release(conn string, size int64) {
 type InFlight struct {
 	Requests, Bytes, Connections int64
 	Refused                      uint64
+	// Limit is the requests the member admits at once now (adaptive.go).
+	Limit int64
 }
 
 func (f *inFlight) stats() InFlight {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return InFlight{Requests: f.requests, Bytes: f.bytes, Connections: int64(len(f.conns)), Refused: f.refused.Load()}
+	return InFlight{Requests: f.requests, Bytes: f.bytes, Connections: int64(len(f.conns)), Refused: f.refused.Load(), Limit: f.adaptive.current()}
 }
 
 // InFlight reports the front door's admitted requests (for metrics and the
@@ -171,6 +189,7 @@ func (s *Server) admitUnary(ctx context.Context, req any, info *grpc.UnaryServer
 	if !s.inFlight.admit(conn, size) {
 		return nil, rpctypes.ErrGRPCRequestTooManyRequests
 	}
-	defer s.inFlight.release(conn, size)
+	start := time.Now()
+	defer func() { s.inFlight.release(conn, size, time.Since(start)) }()
 	return handler(ctx, req)
 }

@@ -66,6 +66,7 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 	fs.Int64Var(&c.InFlight.Bytes, "max-request-bytes-in-flight", inFlight.Bytes, "Maximum bytes of the unary requests served at once. Negative: no bound.")
 	fs.Int64Var(&c.InFlight.ConnRequests, "max-requests-in-flight-per-connection", inFlight.ConnRequests, "Maximum unary requests served at once for one client connection. Negative: no bound.")
 	fs.Int64Var(&c.InFlight.ConnBytes, "max-request-bytes-in-flight-per-connection", inFlight.ConnBytes, "Maximum bytes of the unary requests served at once for one client connection. Negative: no bound.")
+	fs.DurationVar(&c.InFlight.Latency, "admission-target-latency", inFlight.Latency, "Time admitted unary requests should take at most: while they take longer, the member admits fewer at once, refusing the rest with 'too many requests'. Negative: only the limits above.")
 	maxStreams := fs.Uint64("max-concurrent-streams", math.MaxUint32, "Maximum concurrent gRPC streams of one client connection (etcd's flag; the default is no bound).")
 	fs.DurationVar(&c.Watch.ProgressNotifyInterval, "watch-progress-notify-interval", 10*time.Minute, "Duration of periodic watch progress notifications.")
 	fs.Int64Var(&c.Watch.QueueBytes, "watch-queue-bytes", 1<<20, "Most bytes of responses a watch stream holds for its client; a watcher whose events do not fit catches up from history.")
