@@ -6,7 +6,7 @@ TOOLS     := tools/bin
 DATA_DIR  ?= default.cairn
 GOTESTFLAGS ?=
 
-.PHONY: run cluster build test check lint proto proto-check tools unit bench clean jaeger bench-overload
+.PHONY: run cluster build test check lint proto proto-check tools unit bench clean jaeger bench-overload fuzz
 
 ## run: start a single member serving etcd's API on 127.0.0.1:2379, data in $(DATA_DIR), and its
 ## metrics and status page on 127.0.0.1:2381 (http://127.0.0.1:2381/status)
@@ -108,6 +108,18 @@ bench-memory: $(TOOLS)/etcd
 	mkdir -p $(BENCH_OUT)
 	$(GO) run ./cmd/bench -csv $(BENCH_OUT)/rss.csv -plot-dir $(BENCH_OUT) $(BENCHFLAGS) > $(BENCH_OUT)/table.txt; \
 		status=$$?; cat $(BENCH_OUT)/table.txt; exit $$status
+
+## fuzz: every fuzz target for FUZZTIME each (make test runs their seeds only); a finding is written
+## under the package's testdata/fuzz, where it stays as a regression case
+FUZZTIME ?= 1m
+FUZZ_TARGETS = ./actors/transport:FuzzPeerCodecUnmarshal ./proto/alias:FuzzUnmarshal ./proto/alias:FuzzMarshalParts \
+	./storage/mvcc:FuzzVersionKeyOrder ./storage/mvcc:FuzzRequests ./storage:FuzzRestoreBackup
+.PHONY: fuzz
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; echo "fuzz $$name ($$pkg) for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
 
 ## robustness: the robustness suite (robustness/): clients against 3 members under each fault alone for
 ## ROBUSTNESS_DURATION, then all mixed (in runs of at most a minute); with the default about 9 x 75 s. A failure names the

@@ -9,7 +9,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
-func openTest(t *testing.T) *Engine {
+func openTest(t testing.TB) *Engine {
 	t.Helper()
 	e, err := Open(t.TempDir(), Options{})
 	if err != nil {
@@ -19,14 +19,14 @@ func openTest(t *testing.T) *Engine {
 	return e
 }
 
-func set(t *testing.T, e *Engine, k, v string) {
+func set(t testing.TB, e *Engine, k, v string) {
 	t.Helper()
 	if err := e.DB.Set([]byte(k), []byte(v), pebble.NoSync); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func get(t *testing.T, r pebble.Reader, k string) string {
+func get(t testing.TB, r pebble.Reader, k string) string {
 	t.Helper()
 	v, c, err := r.Get([]byte(k))
 	if err == pebble.ErrNotFound {
