@@ -83,6 +83,8 @@ func (r splicedReflect) ProtoMethods() *protoiface.Methods { return &splicedMeth
 var splicedMethods = protoiface.Methods{
 	Flags:   protoiface.SupportMarshalDeterministic,
 	Marshal: marshalPlaceholder,
+	// Without it proto.Size would marshal, and file a batch nobody takes.
+	Size: func(protoiface.SizeInput) protoiface.SizeOutput { return protoiface.SizeOutput{Size: placeholderLen} },
 	CheckInitialized: func(protoiface.CheckInitializedInput) (protoiface.CheckInitializedOutput, error) {
 		return protoiface.CheckInitializedOutput{}, nil
 	},

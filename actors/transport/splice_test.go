@@ -113,3 +113,15 @@ func TestForgottenSpliceFailsSend(t *testing.T) {
 	spliced.oldest = spliced.next + 1
 	spliced.mu.Unlock()
 }
+
+// proto.Size of a spliced batch files nothing.
+func TestSplicedBatchSizeFilesNothing(t *testing.T) {
+	m := splice(appBatch(2, bytes.Repeat([]byte{'d'}, 1<<20)))
+	before := spliced.filed()
+	if n := proto.Size(m); n != placeholderLen {
+		t.Fatalf("proto.Size = %d, want %d", n, placeholderLen)
+	}
+	if spliced.filed() != before {
+		t.Fatal("proto.Size filed a batch")
+	}
+}
