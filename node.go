@@ -6,10 +6,15 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
+	"log"
 	"log/slog"
+	"math"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,6 +24,8 @@ import (
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/cairnkv/cairn/actors/apply"
 	"github.com/cairnkv/cairn/actors/compactor"
@@ -31,6 +38,7 @@ import (
 	"github.com/cairnkv/cairn/actors/watch"
 	"github.com/cairnkv/cairn/auth"
 	"github.com/cairnkv/cairn/frontdoor"
+	"github.com/cairnkv/cairn/gateway"
 	"github.com/cairnkv/cairn/metrics"
 	"github.com/cairnkv/cairn/proto/cairnpb"
 	"github.com/cairnkv/cairn/raftactor"
@@ -66,6 +74,11 @@ type Node struct {
 	status       *statuspage.Page // status.go
 
 	grpc *grpc.Server // serves the front door for Serve
+	// http serves the HTTP requests of Serve's listeners (package
+	// gateway), through gw, a connection to grpc over inproc.
+	http   *http.Server
+	gw     *grpc.ClientConn
+	inproc *bufconn.Listener
 
 	stopOnce sync.Once
 	stopping chan struct{} // closed when Stop begins
@@ -301,6 +314,13 @@ func start(system *actor.ActorSystem, cfg Config, engine *storage.Engine) (*Node
 	}
 	n.grpc = grpc.NewServer(append(n.ServerOptions(), cfg.GRPCServerOptions...)...)
 	n.Register(n.grpc)
+	if err := n.startGateway(logger); err != nil {
+		n.grpc.Stop()
+		system.Root.Stop(n.pid)
+		<-n.done
+		n.keys.Close()
+		return nil, err
+	}
 	go n.publish(logger)
 	logger.Info("member started", "id", fmt.Sprintf("%x", id.GetMemberId()),
 		"cluster-id", fmt.Sprintf("%x", id.GetClusterId()), "data-dir", cfg.DataDir)
@@ -439,10 +459,66 @@ func (n *Node) ServerOptions() []grpc.ServerOption {
 	return append(n.front.ServerOptions(), n.metrics.ServerOptions()...)
 }
 
-// Serve serves etcd's API on l until Stop. It may be called for several
-// listeners.
+// inprocBufferBytes is the buffer of each direction of the gateway's
+// in-process connection to the gRPC server.
+const inprocBufferBytes = 256 << 10
+
+// startGateway prepares the HTTP side of Serve: the gateway's in-process
+// gRPC connection and the HTTP server.
+func (n *Node) startGateway(logger *slog.Logger) error {
+	n.inproc = bufconn.Listen(inprocBufferBytes)
+	go func() { _ = n.grpc.Serve(n.inproc) }()
+	conn, err := grpc.NewClient("passthrough:///cairn-gateway",
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return n.inproc.DialContext(ctx) }),
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		// The member bounds its responses (--max-response-bytes) and
+		// requests (--max-request-bytes); the gateway adds none.
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(math.MaxInt32), grpc.MaxCallSendMsgSize(math.MaxInt32)))
+	if err != nil {
+		return fmt.Errorf("cairn: gateway connection: %w", err)
+	}
+	h, err := gateway.New(context.Background(), gateway.Config{
+		Conn:           conn,
+		Monitor:        n.metrics.Handler(health{n}, logger),
+		ServerVersion:  frontdoor.APIVersion,
+		ClusterVersion: clusterVersion(frontdoor.APIVersion),
+		StorageVersion: frontdoor.StorageVersion,
+		// JSON's base64 makes bytes 4/3 as long; twice leaves room for the
+		// rest of the JSON.
+		MaxBodyBytes: 2 * int64(n.cfg.MaxRequestBytes+frontdoor.GRPCOverheadBytes),
+	})
+	if err != nil {
+		conn.Close()
+		return err
+	}
+	n.gw = conn
+	n.http = &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 30 * time.Second,
+		ErrorLog:          log.New(io.Discard, "", 0), // clients' mistakes are not the member's
+	}
+	return nil
+}
+
+// clusterVersion is the cluster version etcd reports beside server version
+// v: its major and minor version, patch 0.
+func clusterVersion(v string) string {
+	parts := strings.SplitN(v, ".", 3)
+	if len(parts) < 2 {
+		return v
+	}
+	return parts[0] + "." + parts[1] + ".0"
+}
+
+// Serve serves etcd's API on l until Stop: gRPC, and on the same port the
+// HTTP paths etcd serves there (package gateway: the JSON gateway under
+// /v3/, /version, /metrics, /health, /livez, /readyz). A TLS listener
+// (tls.NewListener) serves gRPC to connections that negotiate "h2" and HTTP
+// to those that negotiate HTTP/1.1. It may be called for several listeners.
 func (n *Node) Serve(l net.Listener) error {
-	err := n.grpc.Serve(l)
+	grpcL, httpL := gateway.Split(l)
+	go func() { _ = n.http.Serve(httpL) }()
+	err := n.grpc.Serve(grpcL)
 	if errors.Is(err, grpc.ErrServerStopped) {
 		return nil
 	}
@@ -477,12 +553,24 @@ func (n *Node) Stop() error {
 	n.stopOnce.Do(func() {
 		close(n.stopping)
 		stopGRPC(n.grpc, 5*time.Second)
+		stopHTTP(n.http, time.Second)
+		n.gw.Close()
 		n.system.Root.Stop(n.pid)
 		<-n.done
 		n.keys.Close()
 		err = n.engine.Close()
 	})
 	return err
+}
+
+// stopHTTP lets in-flight requests finish for up to grace, then cuts the
+// rest (a watch over HTTP, whose gRPC stream has ended with the server).
+func stopHTTP(h *http.Server, grace time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := h.Shutdown(ctx); err != nil {
+		h.Close()
+	}
 }
 
 // stopGRPC lets in-flight calls finish for up to grace, then cuts the rest.
