@@ -181,3 +181,49 @@ func httpGet(t *testing.T, url string) string {
 	}
 	return fmt.Sprintf("%d %s", resp.StatusCode, b)
 }
+
+// TestGatewayAuth authenticates over HTTP and passes the token in the
+// Authorization header, as etcd's gateway takes it.
+func TestGatewayAuth(t *testing.T) {
+	t.Parallel()
+	n := cairntest.Start(t)
+	ctx := cairntest.Ctx(t)
+	if _, err := n.Client.UserAdd(ctx, "root", "pw"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.Client.UserGrantRole(ctx, "root", "root"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.Client.AuthEnable(ctx); err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + n.Endpoint
+	code, body := post(t, http.DefaultClient, base+"/v3/auth/authenticate", `{"name": "root", "password": "pw"}`)
+	token, _ := body["token"].(string)
+	if code != 200 || token == "" {
+		t.Fatalf("authenticate: %d %v", code, body)
+	}
+	put := func(auth string) (int, map[string]any) {
+		req, err := http.NewRequest("POST", base+"/v3/kv/put", strings.NewReader(`{"key": "Zm9v", "value": "YmFy"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&m)
+		return resp.StatusCode, m
+	}
+	if code, body := put(""); code == 200 {
+		t.Errorf("put without a token: %d %v, want refused", code, body)
+	}
+	if code, body := put(token); code != 200 {
+		t.Errorf("put with the token: %d %v", code, body)
+	}
+}

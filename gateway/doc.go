@@ -26,6 +26,12 @@
 // gRPC's own server for TLS connections, so HTTP clients speak HTTP/1.1 over
 // TLS (curl --http1.1; Go's net/http client with its own TLS config does).
 //
+// The in-process connection is one gRPC connection: the admission limits
+// per connection (frontdoor's InFlightLimits) bound all HTTP clients
+// together. Its requests carry no TLS state, so with --client-cert-auth an
+// HTTP request's user is its token's, never its certificate's common name
+// (etcd refuses such requests when auth is on; Cairn ignores the name).
+//
 // Memory: a request body is bounded (Config.MaxBodyBytes); a unary response
 // is built by the member as for gRPC (bounded by --max-response-bytes) and
 // encoded once; stream messages are encoded one at a time.
