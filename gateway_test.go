@@ -227,3 +227,45 @@ func TestGatewayAuth(t *testing.T) {
 		t.Errorf("put with the token: %d %v", code, body)
 	}
 }
+
+// TestGatewayWatchAsEtcd compares a watch's messages over HTTP with etcd's:
+// created, then a put's event.
+func TestGatewayWatchAsEtcd(t *testing.T) {
+	t.Parallel()
+	watch := func(endpoint string) []string {
+		resp, err := http.Post("http://"+endpoint+"/v3/watch", "application/json",
+			strings.NewReader(`{"create_request": {"key": "Zm9v", "prev_kv": true}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		lines := bufio.NewScanner(resp.Body)
+		var out []string
+		for i := 0; i < 2; i++ {
+			if i == 1 {
+				post(t, http.DefaultClient, "http://"+endpoint+"/v3/kv/put", `{"key": "Zm9v", "value": "YmFy"}`)
+			}
+			if !lines.Scan() {
+				t.Fatalf("%s: watch stream ended: %v", endpoint, lines.Err())
+			}
+			var m map[string]any
+			if err := json.Unmarshal(lines.Bytes(), &m); err != nil {
+				t.Fatalf("%q: %v", lines.Bytes(), err)
+			}
+			if r, ok := m["result"].(map[string]any); ok {
+				normalise(r)
+			}
+			b, _ := json.Marshal(m)
+			out = append(out, string(b))
+		}
+		return out
+	}
+	got := watch(cairntest.Start(t).Endpoint)
+	want := watch(cairntest.StartEtcd(t, cairntest.EtcdConfig{}).Endpoint)
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("watch over HTTP:\n cairn %q\n etcd  %q", got, want)
+	}
+	if !strings.Contains(got[1], `"value":"YmFy"`) {
+		t.Errorf("event %s, want the put", got[1])
+	}
+}
