@@ -5,7 +5,28 @@ import (
 	"io"
 	"net"
 	"testing"
+	"time"
 )
+
+// acceptWithin accepts on l, failing rather than waiting past d for a
+// connection given to the other side.
+func acceptWithin(l net.Listener, d time.Duration) (net.Conn, error) {
+	type accepted struct {
+		c   net.Conn
+		err error
+	}
+	ch := make(chan accepted, 1)
+	go func() {
+		c, err := l.Accept()
+		ch <- accepted{c, err}
+	}()
+	select {
+	case a := <-ch:
+		return a.c, a.err
+	case <-time.After(d):
+		return nil, errors.New("nothing accepted: the connection went to the other side")
+	}
+}
 
 // TestSplit sends each kind of first bytes over a real connection and
 // checks which side accepts it, with every byte the client sent.
@@ -36,7 +57,7 @@ func TestSplit(t *testing.T) {
 		if c.grpc {
 			side = grpcL
 		}
-		got, err := side.Accept()
+		got, err := acceptWithin(side, 5*time.Second)
 		if err != nil {
 			t.Fatalf("%s: accept: %v", c.name, err)
 		}
