@@ -22,10 +22,10 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/cockroachdb/pebble/v2"
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/cairnkv/cairn/actors/apply"
 	"github.com/cairnkv/cairn/actors/compactor"
@@ -75,10 +75,15 @@ type Node struct {
 
 	grpc *grpc.Server // serves the front door for Serve
 	// http serves the HTTP requests of Serve's listeners (package
-	// gateway), through gw, a connection to grpc over inproc.
-	http   *http.Server
-	gw     *grpc.ClientConn
-	inproc *bufconn.Listener
+	// gateway), through gw, a connection to grpc over inProcess.
+	http *http.Server
+	gw   *grpc.ClientConn
+
+	// inProcess is the listener of in-process clients (inprocess.go),
+	// served by grpc.
+	inProcess *pipeListener
+	clientsMu sync.Mutex
+	clients   map[*clientv3.Client]struct{} // nil once Stop began
 
 	stopOnce sync.Once
 	stopping chan struct{} // closed when Stop begins
@@ -314,6 +319,11 @@ func start(system *actor.ActorSystem, cfg Config, engine *storage.Engine) (*Node
 	}
 	n.grpc = grpc.NewServer(append(n.ServerOptions(), cfg.GRPCServerOptions...)...)
 	n.Register(n.grpc)
+	// In-process connections (Client's, and the gateway's) are gRPC's
+	// alone: no HTTP to tell apart.
+	n.inProcess = newPipeListener()
+	n.clients = map[*clientv3.Client]struct{}{}
+	go func() { _ = n.grpc.Serve(n.inProcess) }()
 	if err := n.startGateway(logger); err != nil {
 		n.grpc.Stop()
 		system.Root.Stop(n.pid)
@@ -459,17 +469,11 @@ func (n *Node) ServerOptions() []grpc.ServerOption {
 	return append(n.front.ServerOptions(), n.metrics.ServerOptions()...)
 }
 
-// inprocBufferBytes is the buffer of each direction of the gateway's
-// in-process connection to the gRPC server.
-const inprocBufferBytes = 256 << 10
-
 // startGateway prepares the HTTP side of Serve: the gateway's in-process
 // gRPC connection and the HTTP server.
 func (n *Node) startGateway(logger *slog.Logger) error {
-	n.inproc = bufconn.Listen(inprocBufferBytes)
-	go func() { _ = n.grpc.Serve(n.inproc) }()
 	conn, err := grpc.NewClient("passthrough:///cairn-gateway",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return n.inproc.DialContext(ctx) }),
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return n.inProcess.dial(ctx) }),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		// The member bounds its responses (--max-response-bytes) and
 		// requests (--max-request-bytes); the gateway adds none.
@@ -552,6 +556,7 @@ func (n *Node) Stop() error {
 	var err error
 	n.stopOnce.Do(func() {
 		close(n.stopping)
+		n.closeClients()
 		stopGRPC(n.grpc, 5*time.Second)
 		stopHTTP(n.http, time.Second)
 		n.gw.Close()
