@@ -240,8 +240,12 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Validate names the first field that is missing or out of range.
-func (c Config) Validate() error {
+// Validate names the first field that is missing or out of range, as Start
+// and Props would find it: zero fields are first given their defaults.
+func (c Config) Validate() error { return c.withDefaults().validate() }
+
+// validate is Validate of a Config with its defaults.
+func (c Config) validate() error {
 	if c.DataDir == "" {
 		return errors.New("cairn: data dir is required")
 	}

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/asynkron/protoactor-go/actor"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
@@ -294,5 +295,143 @@ func TestEmbedClientCloseAndStop(t *testing.T) {
 	}
 	if _, err := member.Client(clientv3.Config{}); !errors.Is(err, cairn.ErrStopped) {
 		t.Fatalf("client of a stopped member: %v, want %v", err, cairn.ErrStopped)
+	}
+}
+
+// app is an application's actor that runs a member as its child.
+type app struct {
+	cfg     cairn.Config
+	started chan<- *cairn.Node
+	failed  chan<- error
+}
+
+func (a *app) Receive(ctx actor.Context) {
+	if _, ok := ctx.Message().(*actor.Started); ok {
+		ctx.Spawn(cairn.Props(a.cfg, func(n *cairn.Node, err error) {
+			if err != nil {
+				a.failed <- err
+				return
+			}
+			a.started <- n
+		}))
+	}
+}
+
+func TestEmbedPropsChildOfAnApplicationActor(t *testing.T) {
+	dir := t.TempDir()
+	cfg := cairn.Config{Name: "child", DataDir: dir, Logger: cairntest.Logger(t)}
+	system := cairntest.NewActorSystem(t)
+	started, failed := make(chan *cairn.Node, 1), make(chan error, 1)
+	parent := system.Root.Spawn(actor.PropsFromProducer(func() actor.Actor {
+		return &app{cfg: cfg, started: started, failed: failed}
+	}))
+	var n *cairn.Node
+	select {
+	case n = <-started:
+	case err := <-failed:
+		t.Fatalf("member did not start: %v", err)
+	}
+	if got := n.PID().GetId(); !strings.HasPrefix(got, parent.GetId()+"/") {
+		t.Fatalf("member's supervisor %s is not below the application's actor %s", got, parent.GetId())
+	}
+	<-n.Ready()
+	ctx := cairntest.Ctx(t)
+	c, err := n.Client(clientv3.Config{Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const writes = 50
+	for i := 0; i < writes; i++ {
+		if _, err := c.Put(ctx, fmt.Sprintf("k%02d", i), fmt.Sprint(i)); err != nil {
+			t.Fatalf("put %d: %v", i, err)
+		}
+	}
+
+	// Stopping the parent stops the member: its actors, then its
+	// storage, before the parent is reported stopped.
+	if err := system.Root.StopFuture(parent).Wait(); err != nil {
+		t.Fatalf("stop the application's actor: %v", err)
+	}
+	select {
+	case <-n.Done():
+	default:
+		t.Fatal("member's actors still run after the parent stopped")
+	}
+	if err := n.Err(); err != nil {
+		t.Fatalf("member stopped with %v, want a clean stop", err)
+	}
+	if err := n.Stop(); err != nil { // already stopped: returns at once
+		t.Fatalf("stop after the parent's stop: %v", err)
+	}
+	if _, err := c.Get(ctx, "k00"); status.Code(err) != codes.Canceled {
+		t.Fatalf("in-process client after the stop: %v, want code %v", err, codes.Canceled)
+	}
+
+	// The data directory opens again (pebble's lock is released), with
+	// every acknowledged write.
+	again, err := cairn.Start(cairntest.NewActorSystem(t), cfg)
+	if err != nil {
+		t.Fatalf("reopen the data dir: %v", err)
+	}
+	defer again.Stop()
+	<-again.Ready()
+	c2, err := again.Client(clientv3.Config{Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	get, err := c2.Get(ctx, "k", clientv3.WithPrefix())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(get.Kvs) != writes {
+		t.Fatalf("after reopening: %d keys, want %d", len(get.Kvs), writes)
+	}
+	for i, kv := range get.Kvs {
+		if string(kv.Value) != fmt.Sprint(i) {
+			t.Fatalf("after reopening: %s=%s, want %d", kv.Key, kv.Value, i)
+		}
+	}
+}
+
+func TestEmbedPropsReportsAFailedStart(t *testing.T) {
+	system := cairntest.NewActorSystem(t)
+	started, failed := make(chan *cairn.Node, 1), make(chan error, 1)
+	system.Root.Spawn(actor.PropsFromProducer(func() actor.Actor {
+		return &app{cfg: cairn.Config{Name: "child"}, started: started, failed: failed}
+	}))
+	select {
+	case n := <-started:
+		n.Stop()
+		t.Fatal("a member without a data dir started")
+	case err := <-failed:
+		if !strings.Contains(err.Error(), "data dir") {
+			t.Fatalf("start without a data dir: %v, want an error naming the data dir", err)
+		}
+	}
+}
+
+func TestConfigValidateNamesTheField(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		field string
+		cfg   cairn.Config
+	}{
+		{"data dir", cairn.Config{}},
+		{"initial cluster state", cairn.Config{DataDir: dir, InitialClusterState: "old"}},
+		{"max-request-bytes", cairn.Config{DataDir: dir, MaxRequestBytes: -1}},
+		{"max-txn-ops", cairn.Config{DataDir: dir, MaxTxnOps: -1}},
+		{"bcrypt-cost", cairn.Config{DataDir: dir, BcryptCost: 100}},
+		{"auth-token-ttl", cairn.Config{DataDir: dir, AuthTokenTTL: -1}},
+	} {
+		err := tc.cfg.Validate()
+		if err == nil || !strings.Contains(err.Error(), tc.field) {
+			t.Errorf("config %+v: %v, want an error naming %s", tc.cfg, err, tc.field)
+		}
+		if _, err := cairn.Start(cairntest.NewActorSystem(t), tc.cfg); err == nil || !strings.Contains(err.Error(), tc.field) {
+			t.Errorf("start with config %+v: %v, want an error naming %s", tc.cfg, err, tc.field)
+		}
+	}
+	if err := (cairn.Config{DataDir: t.TempDir()}).Validate(); err != nil {
+		t.Errorf("a config with only its data dir: %v", err)
 	}
 }

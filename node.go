@@ -23,6 +23,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -39,6 +40,7 @@ import (
 	"github.com/cairnkv/cairn/auth"
 	"github.com/cairnkv/cairn/frontdoor"
 	"github.com/cairnkv/cairn/gateway"
+	"github.com/cairnkv/cairn/internal/probe"
 	"github.com/cairnkv/cairn/metrics"
 	"github.com/cairnkv/cairn/proto/cairnpb"
 	"github.com/cairnkv/cairn/raftactor"
@@ -85,17 +87,29 @@ type Node struct {
 	clientsMu sync.Mutex
 	clients   map[*clientv3.Client]struct{} // nil once Stop began
 
-	stopOnce sync.Once
-	stopping chan struct{} // closed when Stop begins
-	ready    chan struct{} // closed once the member's attributes are published
-	done     chan struct{} // closed when the member's actors have stopped
-	err      error         // why they stopped; set before done is closed
+	// host is the actor Props spawns, the supervisor's parent; nil for
+	// a member started with Start.
+	host      *actor.PID
+	stopOnce  sync.Once
+	closeOnce sync.Once
+	closed    chan struct{} // closed once the storage is closed
+	closeErr  error         // the storage's close; set before closed is closed
+	stopping  chan struct{} // closed when Stop begins
+	ready     chan struct{} // closed once the member's attributes are published
+	done      chan struct{} // closed when the member's actors have stopped
+	err       error         // why they stopped; set before done is closed
 }
 
-// Start opens (or creates) the member's data and starts its actors in system.
+// Start opens (or creates) the member's data and starts its actors in system,
+// under a supervisor named Config.ActorName at the top of the system.
 func Start(system *actor.ActorSystem, cfg Config) (*Node, error) {
+	return open(system, system.Root, cfg)
+}
+
+// open opens the member's data and spawns its supervisor with spawner.
+func open(system *actor.ActorSystem, spawner actor.SpawnerContext, cfg Config) (*Node, error) {
 	cfg = cfg.withDefaults()
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
@@ -109,7 +123,7 @@ func Start(system *actor.ActorSystem, cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	n, err := start(system, cfg, engine)
+	n, err := start(system, spawner, cfg, engine)
 	if err != nil {
 		engine.Close()
 		return nil, err
@@ -117,7 +131,7 @@ func Start(system *actor.ActorSystem, cfg Config) (*Node, error) {
 	return n, nil
 }
 
-func start(system *actor.ActorSystem, cfg Config, engine *storage.Engine) (*Node, error) {
+func start(system *actor.ActorSystem, spawner actor.SpawnerContext, cfg Config, engine *storage.Engine) (*Node, error) {
 	id, seed, err := identity(system, engine, cfg)
 	if err != nil {
 		return nil, err
@@ -144,6 +158,7 @@ func start(system *actor.ActorSystem, cfg Config, engine *storage.Engine) (*Node
 		log:      log,
 		id:       id,
 		done:     make(chan struct{}),
+		closed:   make(chan struct{}),
 		stopping: make(chan struct{}),
 		ready:    make(chan struct{}),
 	}
@@ -261,7 +276,7 @@ func start(system *actor.ActorSystem, cfg Config, engine *storage.Engine) (*Node
 			return append(tracer.ActorOptions(role), m.ActorOptions(role)...)
 		},
 	})
-	n.pid, err = system.Root.SpawnNamed(props, cfg.ActorName)
+	n.pid, err = spawner.SpawnNamed(props, cfg.ActorName)
 	if err != nil {
 		return nil, fmt.Errorf("cairn: spawn member: %w", err)
 	}
@@ -421,13 +436,8 @@ func (n *Node) memberPID(seed map[uint64]string, id uint64, name string) (*actor
 	if !ok {
 		return nil, fmt.Errorf("cairn: no address for member %x", id)
 	}
-	return actor.NewPID(addr, n.cfg.ActorName+"/"+name), nil
-}
-
-// FirstLogIndex returns the first index the raft log holds.
-func (n *Node) FirstLogIndex() uint64 {
-	i, _ := n.log.FirstIndex()
-	return i
+	// Every member runs its supervisor at the same path (Props).
+	return actor.NewPID(addr, n.pid.GetId()+"/"+name), nil
 }
 
 // ID returns the member's ID.
@@ -436,29 +446,55 @@ func (n *Node) ID() uint64 { return n.id.GetMemberId() }
 // ClusterID returns the cluster's ID.
 func (n *Node) ClusterID() uint64 { return n.id.GetClusterId() }
 
-// Board returns the raft actor's status board.
-func (n *Node) Board() *raftactor.Board { return n.board }
+// Status is what a member knows of the cluster's raft, as of the raft
+// actor's last Ready: the zero Leader means none is known.
+type Status struct {
+	ID      uint64 // the member's ID
+	Term    uint64
+	Leader  uint64 // the leader's member ID; 0 when no leader is known
+	Commit  uint64 // the highest raft index known committed
+	Applied uint64 // the highest raft index the member has applied
+	// State is raft's name of the member's role: StateFollower,
+	// StateCandidate, StatePreCandidate or StateLeader.
+	State string
+	// LeaderChanges counts the leader changes the member has seen since
+	// it started.
+	LeaderChanges uint64
+}
 
-// Status returns the raft actor's last published status.
-func (n *Node) Status() raftactor.Status { return n.board.Load() }
+// IsLeader says whether the member leads.
+func (s Status) IsLeader() bool { return s.State == raft.StateLeader.String() }
 
-// PendingReads returns the number of linearizable reads waiting for a read
-// index.
-func (n *Node) PendingReads() int64 { return n.pendingReads.Load() }
+// Status returns the member's current view of raft. It sends no message:
+// the raft actor publishes it after each Ready.
+func (n *Node) Status() Status {
+	st := n.board.Load()
+	return Status{
+		ID: st.ID, Term: st.Term, Leader: st.Lead, Commit: st.Commit, Applied: st.Applied,
+		State: st.State.String(), LeaderChanges: st.LeaderChanges,
+	}
+}
 
-// LeasesHeld returns the number of items the lessor holds in memory to
-// expire leases: the leases it times, the checkpoints it has scheduled and
-// the lease questions waiting for the apply actor. It is zero on a member
-// that does not lead.
-func (n *Node) LeasesHeld() int64 { return n.leasesHeld.Load() }
-
-// WatchStats returns the watch hub's counters: streams, watchers, lagged
-// watchers. Read them only; the hub writes them.
-func (n *Node) WatchStats() *watch.Stats { return &n.watchStats }
-
-// PID returns the member's supervisor actor. Its children are named in
-// package actors/node.
+// PID returns the member's supervisor actor, for an application that
+// watches it (actor.Context.Watch) or sends it a stop. Its children are
+// internal to the member.
 func (n *Node) PID() *actor.PID { return n.pid }
+
+func init() {
+	probe.Of = func(x any) probe.Probe {
+		n := x.(*Node)
+		return probe.Probe{
+			Board: n.board,
+			FirstLogIndex: func() uint64 {
+				i, _ := n.log.FirstIndex()
+				return i
+			},
+			PendingReads: n.pendingReads.Load,
+			LeasesHeld:   n.leasesHeld.Load,
+			WatchStats:   &n.watchStats,
+		}
+	}
+}
 
 // Register registers etcd's services on g, which must have been created
 // with ServerOptions.
@@ -551,21 +587,40 @@ func (n *Node) stopped(err error) {
 }
 
 // Stop stops serving, stops the member's actors and closes its storage. It
-// returns once everything is closed.
+// returns once everything is closed. For a member spawned with Props it
+// stops the actor Props spawned, as stopping that actor's parent does.
 func (n *Node) Stop() error {
-	var err error
+	if n.host != nil {
+		_ = n.system.Root.StopFuture(n.host).Wait()
+		<-n.closed
+		return n.closeErr
+	}
+	n.stopServing()
+	n.system.Root.Stop(n.pid)
+	<-n.done
+	n.closeStorage()
+	return n.closeErr
+}
+
+// stopServing closes the in-process clients and stops the gRPC server,
+// letting in-flight calls finish for a while.
+func (n *Node) stopServing() {
 	n.stopOnce.Do(func() {
 		close(n.stopping)
 		n.closeClients()
 		stopGRPC(n.grpc, 5*time.Second)
 		stopHTTP(n.http, time.Second)
 		n.gw.Close()
-		n.system.Root.Stop(n.pid)
-		<-n.done
-		n.keys.Close()
-		err = n.engine.Close()
 	})
-	return err
+}
+
+// closeStorage closes the storage once the member's actors have stopped.
+func (n *Node) closeStorage() {
+	n.closeOnce.Do(func() {
+		n.keys.Close()
+		n.closeErr = n.engine.Close()
+		close(n.closed)
+	})
 }
 
 // stopHTTP lets in-flight requests finish for up to grace, then cuts the

@@ -109,10 +109,10 @@ func (c *Cluster) agreedLeader() *Node {
 	var leader *Node
 	for _, n := range c.Running() {
 		st := n.Status()
-		if st.Lead == 0 || (lead != 0 && (st.Lead != lead || st.Term != term)) {
+		if st.Leader == 0 || (lead != 0 && (st.Leader != lead || st.Term != term)) {
 			return nil
 		}
-		lead, term = st.Lead, st.Term
+		lead, term = st.Leader, st.Term
 		if n.ID() == lead {
 			leader = n
 		}

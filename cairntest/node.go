@@ -16,6 +16,9 @@ import (
 
 	"github.com/cairnkv/cairn"
 	"github.com/cairnkv/cairn/actors/transport/loopback"
+	"github.com/cairnkv/cairn/actors/watch"
+	"github.com/cairnkv/cairn/internal/probe"
+	"github.com/cairnkv/cairn/raftactor"
 )
 
 // Node is a member started for a test.
@@ -90,6 +93,25 @@ func (n *Node) waitReady() {
 		n.t.Fatalf("member %s not ready after 30s", n.cfg.Name)
 	}
 }
+
+// What the tests read of the member beyond the root package's API
+// (package internal/probe).
+
+// Board returns the raft actor's status board.
+func (n *Node) Board() *raftactor.Board { return probe.Of(n.Node).Board }
+
+// FirstLogIndex returns the first index the member's raft log holds.
+func (n *Node) FirstLogIndex() uint64 { return probe.Of(n.Node).FirstLogIndex() }
+
+// PendingReads returns the linearizable reads waiting for a read index.
+func (n *Node) PendingReads() int64 { return probe.Of(n.Node).PendingReads() }
+
+// LeasesHeld returns the items the member's lessor holds in memory (zero
+// on a member that does not lead).
+func (n *Node) LeasesHeld() int64 { return probe.Of(n.Node).LeasesHeld() }
+
+// WatchStats returns the watch hub's counters; read them only.
+func (n *Node) WatchStats() *watch.Stats { return probe.Of(n.Node).WatchStats }
 
 // System returns the actor system the member runs in.
 func (n *Node) System() *actor.ActorSystem { return n.system }
