@@ -39,9 +39,7 @@ const inProcessEndpoint = "cairn-in-process"
 // close, and a later Close returns context.Canceled. Client returns
 // ErrStopped once Stop has begun.
 func (n *Node) Client(cfg clientv3.Config) (*clientv3.Client, error) {
-	n.clientsMu.Lock()
-	defer n.clientsMu.Unlock()
-	if n.clients == nil {
+	if !n.acceptsClients() {
 		return nil, ErrStopped
 	}
 	cfg.Endpoints = []string{inProcessEndpoint}
@@ -51,9 +49,17 @@ func (n *Node) Client(cfg clientv3.Config) (*clientv3.Client, error) {
 		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
 			return n.inProcess.dial(ctx)
 		}))
+	// Not under clientsMu: with a user, New authenticates, and Stop must
+	// not wait for that to close the clients.
 	c, err := clientv3.New(cfg)
 	if err != nil {
 		return nil, err
+	}
+	n.clientsMu.Lock()
+	defer n.clientsMu.Unlock()
+	if n.clients == nil { // Stop began meanwhile
+		_ = c.Close()
+		return nil, ErrStopped
 	}
 	n.clients[c] = struct{}{}
 	go func() {
@@ -64,6 +70,12 @@ func (n *Node) Client(cfg clientv3.Config) (*clientv3.Client, error) {
 		delete(n.clients, c)
 	}()
 	return c, nil
+}
+
+func (n *Node) acceptsClients() bool {
+	n.clientsMu.Lock()
+	defer n.clientsMu.Unlock()
+	return n.clients != nil
 }
 
 // closeClients closes the in-process clients and refuses new ones.
