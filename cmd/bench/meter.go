@@ -97,30 +97,17 @@ func parseProcIO(s string) (writeBytes, wchar uint64, err error) {
 // scrapeMetric returns the value of the unlabelled metric name from the
 // Prometheus text at url.
 func scrapeMetric(ctx context.Context, url, name string) (float64, error) {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return 0, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("GET %s: %s", url, resp.Status)
-	}
-	v, err := metricValue(resp.Body, name)
-	if err != nil {
-		return 0, fmt.Errorf("GET %s: %w", url, err)
-	}
-	return v, nil
+	return scrape(ctx, url, func(r io.Reader) (float64, error) { return metricValue(r, name) })
 }
 
 // scrapeMetricSum returns the sum of every sample of name on a metrics
 // page, whatever their labels; 0 if it has none.
 func scrapeMetricSum(ctx context.Context, url, name string) (float64, error) {
+	return scrape(ctx, url, func(r io.Reader) (float64, error) { return metricSum(r, name) })
+}
+
+// scrape reads the metrics page at url with read.
+func scrape(ctx context.Context, url string, read func(io.Reader) (float64, error)) (float64, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
@@ -135,7 +122,11 @@ func scrapeMetricSum(ctx context.Context, url, name string) (float64, error) {
 	if resp.StatusCode != http.StatusOK {
 		return 0, fmt.Errorf("GET %s: %s", url, resp.Status)
 	}
-	return metricSum(resp.Body, name)
+	v, err := read(resp.Body)
+	if err != nil {
+		return 0, fmt.Errorf("GET %s: %w", url, err)
+	}
+	return v, nil
 }
 
 // metricSum sums the samples "name{labels} value" and "name value" in
