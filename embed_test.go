@@ -88,22 +88,28 @@ func TestEmbedClientKVTxnWatch(t *testing.T) {
 	}
 }
 
+// twoSessions returns two sessions of c, closed when the test ends.
+func twoSessions(t *testing.T, c *clientv3.Client) (*concurrency.Session, *concurrency.Session) {
+	t.Helper()
+	var ss [2]*concurrency.Session
+	for i := range ss {
+		s, err := concurrency.NewSession(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		ss[i] = s
+	}
+	return ss[0], ss[1]
+}
+
 func TestEmbedClientConcurrency(t *testing.T) {
 	n := cairntest.Start(t)
 	ctx := cairntest.Ctx(t)
 	c := inProcess(t, n, clientv3.Config{})
 
 	t.Run("Mutex", func(t *testing.T) {
-		s1, err := concurrency.NewSession(c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s1.Close()
-		s2, err := concurrency.NewSession(c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s2.Close()
+		s1, s2 := twoSessions(t, c)
 		m1, m2 := concurrency.NewMutex(s1, "/lock"), concurrency.NewMutex(s2, "/lock")
 		if err := m1.Lock(ctx); err != nil {
 			t.Fatalf("lock 1: %v", err)
@@ -125,16 +131,7 @@ func TestEmbedClientConcurrency(t *testing.T) {
 	})
 
 	t.Run("Election", func(t *testing.T) {
-		s1, err := concurrency.NewSession(c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s1.Close()
-		s2, err := concurrency.NewSession(c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s2.Close()
+		s1, s2 := twoSessions(t, c)
 		e1, e2 := concurrency.NewElection(s1, "/election"), concurrency.NewElection(s2, "/election")
 		if err := e1.Campaign(ctx, "one"); err != nil {
 			t.Fatalf("campaign 1: %v", err)
