@@ -3,6 +3,7 @@ package mvcc
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -62,6 +63,9 @@ import (
 // Write commands print their response, then the events they produced.
 func TestTranscripts(t *testing.T) {
 	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
+		if filepath.Ext(path) != ".txt" {
+			t.Skip("not a transcript (testdata/fuzz holds the fuzz corpora)")
+		}
 		h := &harness{}
 		h.db, h.s = openTestStore(t)
 		defer func() {
