@@ -20,12 +20,15 @@ func (k *kvServer) Range(ctx context.Context, r *pb.RangeRequest) (*pb.RangeResp
 	if err := checkRange(r); err != nil {
 		return nil, err
 	}
-	ai, err := k.s.authInfo(ctx)
-	if err != nil {
-		return nil, grpcError(err)
-	}
 	var resp *pb.RangeResponse
-	err = k.s.read(ctx, r.GetSerializable(), func(v *mvcc.ReadView) (err error) {
+	err := k.s.read(ctx, r.GetSerializable(), func(v *mvcc.ReadView) (err error) {
+		// The sender is looked up after the read index, as etcd does:
+		// a token dropped by a change committed before the read began is
+		// gone by then (not a token of an auth revision now old).
+		ai, err := k.s.authInfo(ctx)
+		if err != nil {
+			return err
+		}
 		if err := authorize(v, ai, func(c *auth.Checker) error { return c.Read(r.GetKey(), r.GetRangeEnd()) }); err != nil {
 			return err
 		}
@@ -81,11 +84,11 @@ func (k *kvServer) Txn(ctx context.Context, r *pb.TxnRequest) (*pb.TxnResponse, 
 	if mvcc.IsReadOnlyTxn(r) {
 		// A txn that writes nothing is a read: served locally after a read
 		// index, as etcd does, unless every range in it is serializable.
-		ai, err := k.s.authInfo(ctx)
-		if err != nil {
-			return nil, grpcError(err)
-		}
-		err = k.s.read(ctx, isSerializableTxn(r), func(v *mvcc.ReadView) (err error) {
+		err := k.s.read(ctx, isSerializableTxn(r), func(v *mvcc.ReadView) (err error) {
+			ai, err := k.s.authInfo(ctx) // after the read index, as in Range
+			if err != nil {
+				return err
+			}
 			if err := authorize(v, ai, func(c *auth.Checker) error { return c.Txn(r) }); err != nil {
 				return err
 			}
