@@ -57,12 +57,16 @@ func (s loadStats) Rate() float64 { return float64(s.Units) / s.Elapsed.Seconds(
 
 // Percentile returns the latency below which p (0..1) of the requests
 // completed (nearest rank).
-func (s loadStats) Percentile(p float64) time.Duration {
-	if len(s.Latencies) == 0 {
+func (s loadStats) Percentile(p float64) time.Duration { return percentile(s.Latencies, p) }
+
+// percentile returns the p-th (0..1) of sorted latencies (nearest rank), 0
+// if there are none.
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
 		return 0
 	}
-	i := int(p*float64(len(s.Latencies))+0.5) - 1
-	return s.Latencies[min(max(i, 0), len(s.Latencies)-1)]
+	i := int(p*float64(len(sorted))+0.5) - 1
+	return sorted[min(max(i, 0), len(sorted)-1)]
 }
 
 // addTo adds the standard throughput and latency figures to r, and

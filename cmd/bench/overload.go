@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -81,15 +80,11 @@ func (w *overloadFlood) Run(ctx context.Context, env *Env) (*Result, error) {
 		return nil, err
 	}
 	res.Leader = leader.Spec.Name
-	var clients []*clientv3.Client
-	defer func() { closeClients(clients) }()
-	for i := range w.conns {
-		cs, err := env.Clients(ms[i%len(ms)], 1)
-		if err != nil {
-			return nil, err
-		}
-		clients = append(clients, cs...)
+	clients, err := spreadClients(env, ms, w.conns)
+	if err != nil {
+		return nil, err
 	}
+	defer func() { closeClients(clients) }()
 	cairn := env.System.Name() == "cairn"
 	var restartsBefore float64
 	if cairn {
@@ -240,15 +235,6 @@ func errorKind(err error) string {
 		}
 		return msg
 	}
-}
-
-// percentile returns the p-th percentile of sorted, 0 if it is empty.
-func percentile(sorted []time.Duration, p float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	i := sort.Search(len(sorted), func(i int) bool { return float64(i+1) >= p*float64(len(sorted)) })
-	return sorted[min(i, len(sorted)-1)]
 }
 
 // actorRestarts returns the actor restarts Cairn's members count

@@ -97,9 +97,15 @@ func addLoadFigures(env *Env, res *Result, stats loadStats, leader *Member) erro
 
 // memberClients returns one client per member.
 func memberClients(env *Env, ms []*Member) ([]*clientv3.Client, error) {
+	return spreadClients(env, ms, len(ms))
+}
+
+// spreadClients returns n clients, client i connected to ms[i%len(ms)],
+// each its own gRPC connection.
+func spreadClients(env *Env, ms []*Member, n int) ([]*clientv3.Client, error) {
 	var clients []*clientv3.Client
-	for _, m := range ms {
-		cs, err := env.Clients(m, 1)
+	for i := range n {
+		cs, err := env.Clients(ms[i%len(ms)], 1)
 		if err != nil {
 			closeClients(clients)
 			return nil, err

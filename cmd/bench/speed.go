@@ -96,19 +96,15 @@ func (w *speedLoad) Run(ctx context.Context, env *Env) (*Result, error) {
 		return nil, err
 	}
 	res.Leader = leader.Spec.Name
-	var clients []*clientv3.Client
-	defer func() { closeClients(clients) }()
-	for i := range w.conns {
-		m := leader
-		if w.reads {
-			m = ms[i%len(ms)]
-		}
-		cs, err := env.Clients(m, 1)
-		if err != nil {
-			return nil, err
-		}
-		clients = append(clients, cs...)
+	over := []*Member{leader}
+	if w.reads {
+		over = ms
 	}
+	clients, err := spreadClients(env, over, w.conns)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { closeClients(clients) }()
 
 	vals := newValues(w.valueSize, 0)
 	key := func(i int) string { return fmt.Sprintf("speed/%08d", i) }
