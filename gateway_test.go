@@ -3,7 +3,6 @@ package cairn_test
 import (
 	"bufio"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"reflect"
@@ -88,9 +87,10 @@ func TestGatewayAsEtcd(t *testing.T) {
 		}
 	}
 	for _, path := range []string{"/version", "/health", "/health?serializable=true"} {
-		g, w := httpGet(t, "http://"+n.Endpoint+path), httpGet(t, "http://"+etcd.Endpoint+path)
-		if g != w {
-			t.Errorf("GET %s: cairn %q, etcd %q", path, g, w)
+		gc, gb := get(t, "http://"+n.Endpoint+path)
+		wc, wb := get(t, "http://"+etcd.Endpoint+path)
+		if gc != wc || gb != wb {
+			t.Errorf("GET %s: cairn %d %q, etcd %d %q", path, gc, gb, wc, wb)
 		}
 	}
 	// Not vacuous: the put answered, and the empty key failed as etcd's.
@@ -166,20 +166,6 @@ func TestClientPortHTTP(t *testing.T) {
 	if _, err := n.Client.Get(cairntest.Ctx(t), "k"); err != nil {
 		t.Errorf("gRPC beside HTTP: %v", err)
 	}
-}
-
-func httpGet(t *testing.T, url string) string {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fmt.Sprintf("%d %s", resp.StatusCode, b)
 }
 
 // TestGatewayAuth authenticates over HTTP and passes the token in the
