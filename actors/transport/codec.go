@@ -97,6 +97,7 @@ func marshalBatch(b *remote.MessageBatch) (mem.BufferSlice, error) {
 	// hands it to gRPC and no longer touches it), and the data's pieces.
 	smalls := make([][]byte, len(envs))
 	datas := make([][][]byte, len(envs))
+	dataLens := make([]int, len(envs))
 	sizes := make([]int, len(envs))
 	batchLen := len(rest)
 	for i, e := range envs {
@@ -105,7 +106,7 @@ func marshalBatch(b *remote.MessageBatch) (mem.BufferSlice, error) {
 		if err != nil {
 			return nil, err
 		}
-		datas[i] = pieces
+		datas[i], dataLens[i] = pieces, n
 		e.MessageData = nil
 		smalls[i], err = proto.Marshal(e)
 		e.MessageData = data
@@ -130,12 +131,8 @@ func marshalBatch(b *remote.MessageBatch) (mem.BufferSlice, error) {
 		if len(e.MessageData) == 0 {
 			continue
 		}
-		n := 0
-		for _, p := range datas[i] {
-			n += len(p)
-		}
 		buf = protowire.AppendTag(buf, envelopeMessageData, protowire.BytesType)
-		buf = protowire.AppendVarint(buf, uint64(n))
+		buf = protowire.AppendVarint(buf, uint64(dataLens[i]))
 		for _, p := range datas[i] {
 			if len(p) < aliasBytes {
 				buf = append(buf, p...)
