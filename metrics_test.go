@@ -72,6 +72,16 @@ func TestMetricsMoveWithPuts(t *testing.T) {
 	if v := value(t, after, "cairn_raft_log_bytes"); v <= 0 {
 		t.Errorf("cairn_raft_log_bytes %v", v)
 	}
+	// The raft log's WAL took the proposals' entries.
+	var logWAL float64
+	for _, m := range after["cairn_storage_written_bytes_total"].GetMetric() {
+		if label(m, "db") == "log" && label(m, "source") == "wal" {
+			logWAL = m.GetCounter().GetValue()
+		}
+	}
+	if logWAL <= 0 {
+		t.Errorf("cairn_storage_written_bytes_total of the log's WAL: %v", logWAL)
+	}
 	// The keys are counted in the background once the member starts.
 	waitForGauge(t, srv.URL, "etcd_debugging_mvcc_keys_total", 4)
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 
+	"github.com/cockroachdb/pebble/v2"
+
 	"github.com/cairnkv/cairn/metrics"
 )
 
@@ -27,7 +29,21 @@ func (n *Node) newMetrics() *metrics.Member {
 		LeasesHeld:      n.leasesHeld.Load,
 		Watch:           &n.watchStats,
 		TxnRangeBytes:   n.store.TxnRangeBytes,
+		StorageWrites:   n.storageWrites,
 	})
+}
+
+// storageWrites reads what both of the engine's databases have written from
+// pebble's metrics.
+func (n *Node) storageWrites() []metrics.StorageWrites {
+	return []metrics.StorageWrites{dbWrites("state", n.engine.DB.Metrics()), dbWrites("log", n.engine.Log.Metrics())}
+}
+
+func dbWrites(name string, m *pebble.Metrics) metrics.StorageWrites {
+	t := m.Total()
+	return metrics.StorageWrites{DB: name, WAL: m.WAL.BytesWritten,
+		Flushed: t.TableBytesFlushed + t.BlobBytesFlushed, Compacted: t.TableBytesCompacted + t.BlobBytesCompacted,
+		Ingested: t.TableBytesIngested}
 }
 
 // Metrics returns the member's metrics; register more on its Registry to

@@ -41,6 +41,9 @@ type Sources struct {
 	// member applied, built for its clients and only measured
 	// (mvcc.Store.TxnRangeBytes).
 	TxnRangeBytes func() (built, measured int64)
+	// StorageWrites returns what each of the storage engine's databases
+	// has written (storage.go).
+	StorageWrites func() []StorageWrites
 }
 
 // Member is one member's metrics.
@@ -166,6 +169,9 @@ func (m *Member) registerSources(src Sources) {
 	if f := src.Keys; f != nil {
 		m.reg.MustRegister(keysCollector{desc: prometheus.NewDesc("etcd_debugging_mvcc_keys_total",
 			"Total number of keys (absent until the member has counted them after it started).", nil, nil), keys: f})
+	}
+	if f := src.StorageWrites; f != nil {
+		m.reg.MustRegister(newStorageCollector(f))
 	}
 	if f := src.RaftLogBytes; f != nil {
 		gauge("cairn", "raft", "log_bytes", "Bytes of entries the raft log retains (applied entries kept for members that are behind, and entries not yet applied).",
