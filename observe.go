@@ -34,16 +34,26 @@ func (n *Node) newMetrics() *metrics.Member {
 }
 
 // storageWrites reads what both of the engine's databases have written from
-// pebble's metrics.
+// pebble's metrics. The state machine's has no write-ahead log (pebble
+// counts the bytes of its batches as WAL bytes all the same).
 func (n *Node) storageWrites() []metrics.StorageWrites {
-	return []metrics.StorageWrites{dbWrites("state", n.engine.DB.Metrics()), dbWrites("log", n.engine.Log.Metrics())}
+	state := dbWrites("state", n.engine.DB.Metrics())
+	state.WAL = 0
+	return []metrics.StorageWrites{state, dbWrites("log", n.engine.Log.Metrics())}
 }
 
+// dbWrites sums the levels' metrics: not Metrics.Total, whose flushed bytes
+// include the WAL's. pebble (v2.1) counts the blob files a flush writes as
+// compacted too.
 func dbWrites(name string, m *pebble.Metrics) metrics.StorageWrites {
-	t := m.Total()
-	return metrics.StorageWrites{DB: name, WAL: m.WAL.BytesWritten,
-		Flushed: t.TableBytesFlushed + t.BlobBytesFlushed, Compacted: t.TableBytesCompacted + t.BlobBytesCompacted,
-		Ingested: t.TableBytesIngested}
+	w := metrics.StorageWrites{DB: name, WAL: m.WAL.BytesWritten}
+	for i := range m.Levels {
+		l := &m.Levels[i]
+		w.Flushed += l.TableBytesFlushed + l.BlobBytesFlushed
+		w.Compacted += l.TableBytesCompacted + l.BlobBytesCompacted - min(l.BlobBytesFlushed, l.BlobBytesCompacted)
+		w.Ingested += l.TableBytesIngested
+	}
+	return w
 }
 
 // Metrics returns the member's metrics; register more on its Registry to
